@@ -1,0 +1,7 @@
+"""Administration screens (admin role only): school, years, classes, subjects, accounts, imports."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__)
+
+from portal.admin import views  # noqa: E402,F401

@@ -1,0 +1,70 @@
+"""Command-line tools: `flask --app wsgi db upgrade`, `flask --app wsgi setup`, `flask --app wsgi seed-demo`."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+db_cli = AppGroup("db", help="Database schema (Alembic).")
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision):
+    """Migrate the database to REVISION (default: head)."""
+    from portal import migrate
+
+    migrate.upgrade(current_app, revision)
+    click.echo(f"Cơ sở dữ liệu đã ở phiên bản {revision}.")
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True)
+@click.option("--empty", is_flag=True, help="Do not autogenerate from the models.")
+def db_revision(message, empty):
+    """Write a new migration script from the difference between models and database."""
+    from portal import migrate
+
+    migrate.revision(current_app, message, autogenerate=not empty)
+
+
+@db_cli.command("current")
+def db_current():
+    from portal import migrate
+
+    migrate.current(current_app)
+
+
+@click.command("seed-demo")
+def seed_demo_command():
+    """Create the demo school when the database holds no school yet."""
+    from portal import seed
+
+    created = seed.seed_demo_if_empty(current_app)
+    click.echo("Đã tạo trường mẫu." if created else "Cơ sở dữ liệu đã có dữ liệu: không tạo trường mẫu.")
+
+
+@click.command("setup")
+def setup_command():
+    """Migrate the database and seed the demo school if it is empty (idempotent)."""
+    from portal import migrate, seed
+
+    migrate.upgrade(current_app)
+    if seed.seed_demo_if_empty(current_app):
+        click.echo("Đã tạo trường mẫu.")
+
+
+@click.command("demo-logins")
+def demo_logins_command():
+    """Print the demo accounts, one per role."""
+    from portal import seed
+
+    click.echo(seed.format_demo_logins(current_app))
+
+
+def init_app(app) -> None:
+    app.cli.add_command(db_cli)
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(setup_command)
+    app.cli.add_command(demo_logins_command)

@@ -1,0 +1,44 @@
+"""Default configuration. Secrets never live here.
+
+Layers, later wins: these defaults, ``instance/config.py`` (if present), ``PORTAL_*`` environment
+variables (``PORTAL_DATABASE_URL`` or plain ``DATABASE_URL``, ``PORTAL_REDIS_URL`` ...), and the
+``test_config`` mapping given to ``create_app``.
+"""
+
+from datetime import timedelta
+
+# Database: None means SQLite at instance/portal.db (see portal.db.database_url).
+DATABASE_URL = None
+# Redis for RQ: None means the private unix socket instance/redis/redis.sock started by `make run`.
+REDIS_URL = None
+RQ_QUEUES = ("default",)
+
+# Sessions: the cookie carries only a random session id checked against user_sessions on each request.
+SESSION_COOKIE_NAME = "hocba_session"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# Set PORTAL_HTTPS=1 (or SESSION_COOKIE_SECURE=True) when the portal is served over HTTPS.
+SESSION_COOKIE_SECURE = False
+SESSION_LIFETIME = timedelta(hours=12)
+
+# CSRF tokens live as long as the session: a teacher may keep a grid open for hours.
+WTF_CSRF_TIME_LIMIT = None
+WTF_CSRF_HEADERS = ["X-CSRFToken"]
+
+# Uploads (imports, photos, scans). Larger bodies get HTTP 413 with a Vietnamese page.
+MAX_CONTENT_LENGTH = 12 * 1024 * 1024
+IMPORT_MAX_BYTES = 5 * 1024 * 1024
+IMPORT_MAX_ROWS = 5000
+
+# Login throttling: this many failures per account or per IP within the window → HTTP 429.
+LOGIN_MAX_FAILURES = 10
+LOGIN_WINDOW = timedelta(minutes=5)
+
+# Argon2id (OWASP 2023 minimum: m = 46 MiB, t = 1, p = 1). Memory in KiB.
+ARGON2_MEMORY_KIB = 47104
+ARGON2_TIME_COST = 1
+ARGON2_PARALLELISM = 1
+PASSWORD_MIN_LENGTH = 8
+
+# The demo school is seeded by `make setup` when the database is empty.
+DEMO_PASSWORD = "Hocbaso@2026"

@@ -1,0 +1,1 @@
+"""Alembic migrations (script location ``portal:migrations``); run through ``flask --app wsgi db …``."""

@@ -1,0 +1,292 @@
+"""All tables. Field names are English; docs/data-model.md maps them to the national record's names.
+
+Dates are `date`; instants are timezone-aware UTC `datetime` (SQLModel's UTCDateTime refuses naive
+ones). Codes are short ASCII strings so that SQLite and PostgreSQL store the same thing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+# --- School structure ------------------------------------------------------------------------------
+
+LEVELS = {
+    "tieuhoc": "Tiểu học",
+    "thcs": "Trung học cơ sở",
+    "thpt": "Trung học phổ thông",
+    "gdtx": "Giáo dục thường xuyên",
+}
+# macaphoc of the national record.
+LEVEL_CODES = {"tieuhoc": "1", "thcs": "2", "thpt": "3", "gdtx": "4"}
+LEVEL_GRADES = {"tieuhoc": range(1, 6), "thcs": range(6, 10), "thpt": range(10, 13), "gdtx": range(6, 13)}
+
+
+class School(SQLModel, table=True):
+    __tablename__ = "schools"
+    id: int | None = Field(default=None, primary_key=True)
+    ministry_code: str = Field(max_length=20)  # matruong
+    name: str = Field(max_length=150)  # tentruong
+    level: str = Field(max_length=10)  # key of LEVELS → macaphoc
+    department_code: str = Field(max_length=2)  # masogd
+    department_name: str = Field(max_length=150)  # tensogd
+    address: str = Field(default="", max_length=250)
+    ward_name: str = Field(default="", max_length=150)  # thongtintruong_diachi_tenxa
+    ward_code: str | None = Field(default=None, max_length=5)  # thongtintruong_diachi_maxa
+    district_name: str | None = Field(default=None, max_length=250)  # tenhuyen
+    province_name: str = Field(default="", max_length=150)  # thongtintruong_diachi_tentinh
+    province_code: str = Field(default="", max_length=2)  # thongtintruong_diachi_matinh
+    release_place: str = Field(default="", max_length=150)  # diadanhphathanh
+    phone: str | None = Field(default=None, max_length=20)
+    email: str | None = Field(default=None, max_length=150)
+
+
+class SchoolYear(SQLModel, table=True):
+    __tablename__ = "school_years"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=9, unique=True)  # namhoc, "YYYY-YYYY"
+    start_date: date
+    end_date: date
+    is_current: bool = Field(default=False)
+
+
+TERM_CODES = {"hk1": "Học kì I", "hk2": "Học kì II"}
+
+
+class Term(SQLModel, table=True):
+    __tablename__ = "terms"
+    __table_args__ = (UniqueConstraint("school_year_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    school_year_id: int = Field(foreign_key="school_years.id", index=True)
+    code: str = Field(max_length=4)  # hk1 | hk2
+    start_date: date
+    end_date: date
+
+
+class Grade(SQLModel, table=True):
+    __tablename__ = "grades"
+    id: int | None = Field(default=None, primary_key=True)
+    number: int = Field(unique=True)  # 1..12 → makhoi
+
+    @property
+    def name(self) -> str:
+        return f"Khối {self.number}"
+
+    @property
+    def regime(self) -> str:
+        """Return the assessment regime of this grade: TT27 for primary, TT22 otherwise."""
+        return "tt27" if self.number <= 5 else "tt22"
+
+
+class Department(SQLModel, table=True):
+    """Tổ chuyên môn."""
+
+    __tablename__ = "departments"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=150, unique=True)
+    head_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+
+
+# kind: "score" (comment + score, TT22), "comment" (Đạt/Chưa đạt, TT22), "level" (HTT/HT/CHT, TT27).
+SUBJECT_KINDS = {"score": "Đánh giá bằng nhận xét kết hợp điểm số", "comment": "Đánh giá bằng nhận xét",
+                 "level": "Mức đạt được (HTT/HT/CHT)"}
+
+
+class Subject(SQLModel, table=True):
+    __tablename__ = "subjects"
+    __table_args__ = (UniqueConstraint("grade_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    grade_id: int = Field(foreign_key="grades.id", index=True)
+    code: str = Field(max_length=20)  # the school's code, e.g. "toan"
+    ministry_code: str | None = Field(default=None, max_length=3)  # mamonhoc (primary)
+    name: str = Field(max_length=100)  # tenmonhoc
+    periods_per_year: int
+    kind: str = Field(max_length=10)  # key of SUBJECT_KINDS
+    has_periodic_test: bool = Field(default=False)  # TT27 periodic tests
+    department_id: int | None = Field(default=None, foreign_key="departments.id", index=True)
+    position: int = Field(default=0)
+
+
+class SchoolClass(SQLModel, table=True):
+    __tablename__ = "classes"
+    __table_args__ = (UniqueConstraint("school_year_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    school_year_id: int = Field(foreign_key="school_years.id", index=True)
+    grade_id: int = Field(foreign_key="grades.id", index=True)
+    name: str = Field(max_length=10)  # tenlop
+    homeroom_teacher_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+
+
+class TeachingAssignment(SQLModel, table=True):
+    """One teacher teaches one subject to one class; the year is the class's."""
+
+    __tablename__ = "teaching_assignments"
+    __table_args__ = (UniqueConstraint("class_id", "subject_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    class_id: int = Field(foreign_key="classes.id", index=True)
+    subject_id: int = Field(foreign_key="subjects.id", index=True)
+    teacher_id: int = Field(foreign_key="users.id", index=True)
+
+
+# --- People and accounts ---------------------------------------------------------------------------
+
+# Stored roles. "homeroom" and "department_head" are derived from classes and departments.
+STORED_ROLES = ("admin", "principal", "vice_principal", "teacher", "office", "parent")
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    full_name: str = Field(max_length=150)
+    email: str | None = Field(default=None, max_length=150)
+    phone: str | None = Field(default=None, max_length=20)
+    password_hash: str = Field(max_length=255)
+    active: bool = Field(default=True)
+    must_change_password: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow)
+    password_changed_at: datetime | None = None
+    last_login_at: datetime | None = None
+
+
+class UserRole(SQLModel, table=True):
+    __tablename__ = "user_roles"
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    role: str = Field(max_length=20, primary_key=True)
+
+
+class TeacherProfile(SQLModel, table=True):
+    __tablename__ = "teacher_profiles"
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    personal_id: str = Field(max_length=12, unique=True)  # số định danh cá nhân (soddcngvcn, ...)
+    date_of_birth: date | None = None
+    sex: int = Field(default=0)  # 0 chưa có thông tin, 1 nam, 2 nữ (QCVN 109:2017)
+    title: str = Field(default="Giáo viên", max_length=150)  # chức vụ (chucvugiamhieu)
+    department_id: int | None = Field(default=None, foreign_key="departments.id", index=True)
+
+
+class UserSession(SQLModel, table=True):
+    """A server-side login session; the cookie holds a random token whose SHA-256 is stored here."""
+
+    __tablename__ = "user_sessions"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    ip: str | None = Field(default=None, max_length=45)
+    user_agent: str | None = Field(default=None, max_length=255)
+
+
+class LoginAttempt(SQLModel, table=True):
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_username_at", "username", "at"),
+                      Index("ix_login_attempts_ip_at", "ip", "at"))
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64)
+    ip: str = Field(max_length=45)
+    at: datetime = Field(default_factory=utcnow)
+    success: bool = Field(default=False)
+
+
+# --- Students ----------------------------------------------------------------------------------------
+
+SEXES = {0: "Chưa có thông tin", 1: "Nam", 2: "Nữ"}
+
+
+class Student(SQLModel, table=True):
+    __tablename__ = "students"
+    id: int | None = Field(default=None, primary_key=True)
+    student_code: str = Field(max_length=20, unique=True)  # mahocsinh
+    personal_id: str = Field(max_length=12, unique=True)  # sodinhdanh
+    full_name: str = Field(max_length=150)  # hovaten
+    date_of_birth: date  # ngaythangnamsinh
+    sex: int = Field(default=0)  # gioitinh
+    ethnicity: str = Field(default="01", max_length=3)  # dantoc (QCVN 109: 01 = Kinh)
+    nationality: str = Field(default="VN", max_length=2)  # quoctich
+    birthplace: str = Field(default="", max_length=250)  # noisinh_diachichitiet
+    birthplace_province_code: str | None = Field(default=None, max_length=2)  # noisinh_matinh
+    hometown: str = Field(default="", max_length=250)  # quequan_diachichitiet
+    residence: str = Field(default="", max_length=250)  # noiohiennay_diachichitiet
+    policy_group: str | None = Field(default=None, max_length=250)  # doituongchinhsach
+    disability_not_assessed: bool = Field(default=False)  # cokhuyettatkhongdanhgia
+    registration_number: str | None = Field(default=None, max_length=50)  # sosodangbo
+    father_name: str | None = Field(default=None, max_length=150)  # hotencha
+    father_occupation: str | None = Field(default=None, max_length=150)
+    mother_name: str | None = Field(default=None, max_length=150)  # hotenme
+    mother_occupation: str | None = Field(default=None, max_length=150)
+    guardian_name: str | None = Field(default=None, max_length=150)  # hotennguoigiamho
+    guardian_occupation: str | None = Field(default=None, max_length=150)
+    photo_sha256: str | None = Field(default=None, max_length=64)  # set when a StudentPhoto exists
+    status: str = Field(default="studying", max_length=20)  # studying | transferred | graduated
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class StudentPhoto(SQLModel, table=True):
+    """The 3×4 photo, kept in the database so that backups and archives carry it."""
+
+    __tablename__ = "student_photos"
+    student_id: int = Field(foreign_key="students.id", primary_key=True)
+    mime: str = Field(max_length=20)  # image/jpeg | image/png
+    data: bytes
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Enrollment(SQLModel, table=True):
+    """A student's membership of a class in a school year (the basis of quatrinhhoctap)."""
+
+    __tablename__ = "enrollments"
+    __table_args__ = (UniqueConstraint("student_id", "class_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    student_id: int = Field(foreign_key="students.id", index=True)
+    class_id: int = Field(foreign_key="classes.id", index=True)
+    number: int | None = None  # số thứ tự trong lớp
+    joined_on: date | None = None  # ngaytrangthaichuyenden when transferred in
+    left_on: date | None = None
+
+
+GUARDIAN_RELATIONS = {"cha": "Cha", "me": "Mẹ", "giam_ho": "Người giám hộ"}
+
+
+class Guardian(SQLModel, table=True):
+    __tablename__ = "guardians"
+    id: int | None = Field(default=None, primary_key=True)
+    full_name: str = Field(max_length=150)
+    relation: str = Field(default="giam_ho", max_length=10)  # key of GUARDIAN_RELATIONS
+    phone: str | None = Field(default=None, max_length=20)
+    occupation: str | None = Field(default=None, max_length=150)
+    user_id: int | None = Field(default=None, foreign_key="users.id", unique=True)  # parent account
+
+
+class StudentGuardian(SQLModel, table=True):
+    __tablename__ = "student_guardians"
+    student_id: int = Field(foreign_key="students.id", primary_key=True)
+    guardian_id: int = Field(foreign_key="guardians.id", primary_key=True)
+
+
+# --- Background jobs ---------------------------------------------------------------------------------
+
+
+class Job(SQLModel, table=True):
+    """A unit of background work. This row is the truth about its status; RQ only carries it."""
+
+    __tablename__ = "jobs"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=50)  # dotted entry point, e.g. "jobs.system.ping"
+    status: str = Field(default="queued", max_length=20)  # queued | running | done | failed
+    total: int = Field(default=0)
+    done: int = Field(default=0)
+    failed: int = Field(default=0)
+    error: str | None = None
+    created_by: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,151 @@
+"""Fixtures: a fresh seeded database per test, clients, sessions, login_as(role).
+
+The demo school is migrated and seeded once per test session into a template; each test gets a copy
+(SQLite: a file copy; PostgreSQL: CREATE DATABASE … TEMPLATE). Set PORTAL_TEST_DATABASE_URL to a
+PostgreSQL server URL (e.g. postgresql://root@127.0.0.1:5432/test) to run the suite on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import date
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from portal import create_app
+from portal.db import engine_for, new_session
+
+PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
+TODAY = date.today()
+
+# The demo account used for each role in tests (see portal/seed.py).
+ROLE_USERS = {
+    "admin": "quantri",
+    "principal": "hieutruong",
+    "vice_principal": "phohieutruong",
+    "department_head": "vinhtd",
+    "homeroom": "hoant",
+    "teacher": "tuanlm",
+    "office": "vanthu",
+    "parent": "phuhuynh1",
+}
+DEMO_PASSWORD = "Hocbaso@2026"
+
+
+def base_config(instance_path, database_url) -> dict:
+    return {
+        "TESTING": True,
+        "INSTANCE_PATH": str(instance_path),
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret-key",
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": None,
+    }
+
+
+def _pg_admin_engine():
+    url = make_url(_sqlalchemy_pg(PG_URL))
+    return create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+def _sqlalchemy_pg(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+
+
+def _pg_database_url(name: str) -> str:
+    return make_url(_sqlalchemy_pg(PG_URL)).set(database=name).render_as_string(hide_password=False)
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def template_database(tmp_path_factory):
+    """Migrate and seed the demo school once; return how to make a fresh copy of it."""
+    from portal import migrate, seed
+
+    instance = tmp_path_factory.mktemp("template-instance")
+    if PG_URL:
+        name = f"portal_tpl_{_worker()}"
+        admin = _pg_admin_engine()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = _pg_database_url(name)
+    else:
+        url = "sqlite:///" + str(instance / "portal.db")
+    app = create_app(base_config(instance, url))
+    migrate.upgrade(app)
+    seed.seed_demo_if_empty(app, today=TODAY)
+    engine = engine_for(app)
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    yield {"url": url, "instance": instance, "name": name if PG_URL else None}
+    if PG_URL:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def database_url(template_database, tmp_path):
+    """A fresh copy of the seeded template for this test."""
+    if PG_URL:
+        name = f"portal_t_{_worker()}"
+        admin = _pg_admin_engine()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database["name"]}"'))
+        admin.dispose()
+        return _pg_database_url(name)
+    target = tmp_path / "instance" / "portal.db"
+    target.parent.mkdir(exist_ok=True)
+    shutil.copyfile(template_database["instance"] / "portal.db", target)
+    return "sqlite:///" + str(target)
+
+
+@pytest.fixture
+def app_config(tmp_path, database_url) -> dict:
+    """The test app's configuration; override keys in a test module by overriding this fixture."""
+    (tmp_path / "instance").mkdir(exist_ok=True)
+    return base_config(tmp_path / "instance", database_url)
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(app_config)
+    yield app
+    engine_for(app).dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app):
+    """A write session on the test database, for arranging and checking data."""
+    with app.app_context():
+        s = new_session(write=True, app=app)
+        yield s
+        s.close()
+
+
+@pytest.fixture
+def login_as(client):
+    """Sign the test client in as the demo user of a role (or a given username); return the client."""
+
+    def _login(role: str | None = None, *, username: str | None = None, password: str = DEMO_PASSWORD):
+        name = username or ROLE_USERS[role]
+        response = client.post("/dang-nhap", data={"username": name, "password": password})
+        assert response.status_code == 302, f"login of {name} failed: {response.status_code}"
+        return client
+
+    return _login
