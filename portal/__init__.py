@@ -20,6 +20,7 @@ BLUEPRINTS = (
     ("portal.home", None),
     ("portal.school", None),
     ("portal.admin", "/quan-tri"),
+    ("portal.imports", "/quan-tri/nhap-du-lieu"),
 )
 
 
