@@ -12,6 +12,7 @@ import shutil
 from datetime import date
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -117,9 +118,25 @@ def app_config(tmp_path, database_url) -> dict:
     return base_config(tmp_path / "instance", database_url)
 
 
+class SessionAwareClient(FlaskClient):
+    """A test client that ends the test's own database transaction before each request.
+
+    The test session's arrangements are committed and its objects expired, so the app sees them, holds
+    no lock the app must wait for, and later reads in the test see what the request wrote.
+    """
+
+    def open(self, *args, **kwargs):
+        for s in self.application.extensions.get("test_sessions", ()):
+            s.commit()
+            s.expire_all()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(app_config):
     app = create_app(app_config)
+    app.test_client_class = SessionAwareClient
+    app.extensions["test_sessions"] = []
     yield app
     engine_for(app).dispose()
 
@@ -131,11 +148,23 @@ def client(app):
 
 @pytest.fixture
 def session(app):
-    """A write session on the test database, for arranging and checking data."""
+    """A session on the test database, for arranging and checking data.
+
+    It pushes no app context: Flask would reuse a pushed context for the test client's requests and
+    leak `g` (the signed-in user, the request's session) from one request to the next. Wrap calls that
+    need one in `with app.app_context():` or use the `app_ctx` fixture in tests without requests.
+    """
+    s = new_session(write=False, app=app)
+    app.extensions["test_sessions"].append(s)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def app_ctx(app):
+    """An application context, for service-level tests that make no request."""
     with app.app_context():
-        s = new_session(write=True, app=app)
-        yield s
-        s.close()
+        yield app
 
 
 @pytest.fixture
@@ -149,3 +178,8 @@ def login_as(client):
         return client
 
     return _login
+
+
+def pytest_configure(config):
+    """Register the suite's markers: `make test` runs pytest with --strict-markers."""
+    config.addinivalue_line("markers", "browser: drives a real Chromium against a live server (tests/browser)")
