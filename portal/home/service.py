@@ -296,7 +296,9 @@ def _current_enrolled_ids(year):
 def _unassigned_pairs(session, classes) -> int:
     total = 0
     for klass, _grade in classes:
-        subjects = session.exec(select(func.count()).select_from(Subject).where(Subject.grade_id == klass.grade_id)).one()
+        subjects = session.exec(
+            select(func.count()).select_from(Subject).where(Subject.grade_id == klass.grade_id)
+        ).one()
         assigned = session.exec(
             select(func.count()).select_from(TeachingAssignment).where(TeachingAssignment.class_id == klass.id)
         ).one()

@@ -57,7 +57,9 @@ def search_students(session: Session, *, query: str, limit: int):
     )
     if query:
         like = f"%{query}%"
-        stmt = stmt.where(or_(Student.full_name.ilike(like), Student.student_code == query, Student.personal_id == query))
+        stmt = stmt.where(
+            or_(Student.full_name.ilike(like), Student.student_code == query, Student.personal_id == query)
+        )
     return session.exec(stmt).all()
 
 

@@ -1,5 +1,4 @@
 from flask import abort, request
-from sqlmodel import select
 
 from portal.authz import ANY, homeroom_student, own_child, own_class, policy, teaches_class
 from portal.db import get_session
