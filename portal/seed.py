@@ -76,7 +76,7 @@ DEPARTMENTS = {
 # (username, full name, sex, department, subjects taught, classes taught by index 0..7 or None=all)
 TEACHERS = [
     ("hoant", "Nguyễn Thị Hoa", 2, "toantin", ["toan"], [0, 1, 2, 3]),
-    ("dungpv", "Phạm Văn Dũng", 1, "toantin", ["toan"], [4, 5, 6, 7]),
+    ("dungpv", "Phạm Văn Dũng", 1, "toantin", ["toan"], [6, 7]),
     ("tuanlm", "Lê Minh Tuấn", 1, "toantin", ["tinhoc"], None),
     ("lanhtt", "Hoàng Thị Thu Lan", 2, "xahoi", ["van"], [0, 1, 2, 3]),
     ("haivd", "Vũ Đức Hải", 1, "xahoi", ["van"], [4, 5, 6, 7]),
@@ -90,7 +90,7 @@ TEACHERS = [
     ("hanhlt", "Lương Thị Hạnh", 2, "tunhien", ["khtn"], [0, 1, 2, 3]),
     ("sonmv", "Mai Văn Sơn", 1, "tunhien", ["khtn"], [4, 5, 6, 7]),
     ("trangpt", "Phan Thu Trang", 2, "tunhien", ["congnghe"], None),
-    ("vinhtd", "Trịnh Đức Vinh", 1, "toantin", [], []),
+    ("vinhtd", "Trịnh Đức Vinh", 1, "toantin", ["toan"], [4, 5]),
 ]
 CLASS_NAMES = ["6A1", "6A2", "7A1", "7A2", "8A1", "8A2", "9A1", "9A2"]
 # Homeroom teacher of each class (they also teach it Hoạt động trải nghiệm, hướng nghiệp).
@@ -350,7 +350,7 @@ def demo_logins() -> list[DemoLogin]:
         DemoLogin("admin", "quantri", "Lê Văn Quản"),
         DemoLogin("principal", "hieutruong", "Nguyễn Văn Thành"),
         DemoLogin("vice_principal", "phohieutruong", "Trần Thị Bích Hường"),
-        DemoLogin("department_head", head, "Trịnh Đức Vinh", "Tổ Toán – Tin"),
+        DemoLogin("department_head", head, "Trịnh Đức Vinh", "Tổ trưởng Tổ Toán – Tin, dạy Toán 8A1, 8A2"),
         DemoLogin("homeroom", HOMEROOM[0], "Nguyễn Thị Hoa", "GVCN lớp 6A1, dạy Toán"),
         DemoLogin("teacher", "tuanlm", "Lê Minh Tuấn", "dạy Tin học cả 8 lớp"),
         DemoLogin("office", "vanthu", "Phạm Thị Thu Hà"),

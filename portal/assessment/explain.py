@@ -51,7 +51,9 @@ def _number(value: Decimal | int | str | None) -> str:
 
 def _join(parts: list[str]) -> str:
     """Join clauses the Vietnamese way: "a, b và c"."""
-    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} và {parts[-1]}"
+    if len(parts) < 2:
+        return "".join(parts)
+    return f"{', '.join(parts[:-1])} và {parts[-1]}"
 
 
 # -- incomplete data -------------------------------------------------------------------------------
@@ -60,7 +62,8 @@ def _join(parts: list[str]) -> str:
 def _missing_part(entry: Missing, noun: str) -> str:
     if entry.missing == "regular":
         lacking = (entry.need or 0) - (entry.have or 0)
-        return f"{lacking} {'điểm' if noun == 'điểm' else 'lần'} đánh giá thường xuyên (có {entry.have}, cần {entry.need})"
+        unit = "điểm" if noun == "điểm" else "lần"
+        return f"{lacking} {unit} đánh giá thường xuyên (có {entry.have}, cần {entry.need})"
     return f"{noun} {'giữa kì' if entry.missing == 'midterm' else 'cuối kì'}"
 
 
@@ -142,8 +145,11 @@ def learning_sentences(result: LearningResult, scope: str, names: Mapping[str, s
 def _decision_sentences(case: SecondaryCase, result: SecondaryResult, names: Mapping[str, str]) -> list[str]:
     decision = result.decision
     final_level = FINAL_GRADES.get(case.grade)
-    passed = f"Hoàn thành chương trình {final_level}" if final_level else "Được lên lớp"
-    failed = f"Chưa hoàn thành chương trình {final_level}" if final_level else "Không được lên lớp (ở lại lớp)"
+    if final_level:  # grades 9 and 12: the same test decides completion of the programme
+        passed = f"Hoàn thành chương trình {final_level}"
+        failed = f"Chưa hoàn thành chương trình {final_level}"
+    else:
+        passed, failed = "Được lên lớp", "Không được lên lớp (ở lại lớp)"
     if decision.code is None:
         return ["Chưa xét lên lớp vì còn thiếu dữ liệu."]
     if decision.code == "len_lop":
@@ -197,8 +203,8 @@ def explain_secondary(case: SecondaryCase, result: SecondaryResult) -> tuple[str
         sentences += learning_sentences(result.learning[scope], scope, names, TERM_LABELS[scope])
     if result.conduct_year is not None:
         sentences.append(
-            f"Rèn luyện cả năm {LEVEL_LABELS[result.conduct_year]} (học kì I {LEVEL_LABELS[case.conduct_hk1]}, "
-            f"học kì II {LEVEL_LABELS[case.conduct_hk2]})."
+            f"Rèn luyện cả năm {LEVEL_LABELS[result.conduct_year]} "
+            f"(học kì I {LEVEL_LABELS[case.conduct_hk1]}, học kì II {LEVEL_LABELS[case.conduct_hk2]})."
         )
     if result.learning_after_retake is not None and result.retake_needed:
         values = ", ".join(
@@ -260,8 +266,8 @@ def explain_primary(case: PrimaryCase, result: PrimaryResult) -> tuple[str, ...]
         sentences.append("Khen thưởng danh hiệu Học sinh Xuất sắc.")
     elif level == "HTT":
         sentences.append(
-            "Danh hiệu Học sinh Tiêu biểu hoàn thành tốt trong học tập và rèn luyện do tập thể lớp và giáo viên "
-            "đề nghị, không được tính tự động."
+            "Danh hiệu Học sinh Tiêu biểu hoàn thành tốt trong học tập và rèn luyện do tập thể lớp và "
+            "giáo viên đề nghị, không được tính tự động."
         )
     completion = {
         "completed_primary": "Hoàn thành chương trình tiểu học.",

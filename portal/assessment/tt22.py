@@ -1,10 +1,10 @@
 """Circular 22/2021/TT-BGDĐT (lower and upper secondary, continuing education) as pure functions.
 
-A blank assessment is "not entered yet", never 0 and never Chưa đạt: Article 6 has the teacher enter a
-missed assessment explicitly (a 0 or CD), so the engine reports blanks as ``Missing`` entries and every
-level computed from them is None. Comment subjects follow the same rule: "has all required assessments"
-is a completeness check, not a reason for CD. More regular assessments than required are allowed and all
-count (n_tx is the number entered).
+A blank assessment is "not entered yet", never 0 and never Chưa đạt: a student who misses an
+assessment gets a make-up one, or the teacher enters a 0 or CD explicitly; so the engine reports blanks
+as ``Missing`` entries and every level computed from them is None. Comment subjects follow the same
+rule: "has all required assessments" is a completeness check, not a reason for CD. More regular
+assessments than required are allowed and all count (n_tx is the number entered).
 
 Two levels deliberately stay computable with missing data: a comment subject's year result is its
 term II result only, so a gap in term I does not block it; and more than 45 absences decide ``o_lai``
@@ -37,7 +37,7 @@ MIN_SUBJECTS_AT = 6  # "at least 6 of S" in every learning level and in the Xu�
 EXCELLENT_SCORE = Decimal("9.0")
 RETAKE_BELOW = Decimal("5.0")
 
-# Learning level tests (Art. 9.2): level -> (most comment subjects at CD, every S at least,
+# Learning level tests: level -> (most comment subjects at CD, every S at least,
 # at least six S at least). "No S < 3.5" for D is "every S at least 3.5".
 _LEVEL_TESTS = {
     "T": (0, Decimal("6.5"), Decimal("8.0")),
@@ -45,7 +45,7 @@ _LEVEL_TESTS = {
     "D": (1, Decimal("3.5"), Decimal("5.0")),
 }
 
-# Year conduct (Art. 8.4): (term I, term II) -> year; anything not listed is CD.
+# Year conduct: (term I, term II) -> year; anything not listed is CD.
 _CONDUCT_YEAR = {
     ("T", "T"): "T", ("K", "T"): "T",
     ("T", "K"): "K", ("K", "K"): "K", ("D", "K"): "K", ("T", "D"): "K", ("D", "T"): "K", ("CD", "T"): "K",
@@ -78,7 +78,7 @@ class LearningResult:
 
 @dataclass(frozen=True)
 class Decision:
-    """The year-end decision: ``code`` is len_lop, o_lai, kiem_tra_lai, ren_luyen_he or None (data missing)."""
+    """The year-end decision: len_lop, o_lai, kiem_tra_lai, ren_luyen_he, or None while data is missing."""
 
     code: str | None
     cause: str | None = None  # why o_lai: "absences", "learning" (after re-assessment), "conduct"
@@ -202,18 +202,14 @@ def _gather(regular, midterm, final, periods_per_year, parse):
     present = [parse(value) for value in regular if not is_blank(value)]
     mid = None if is_blank(midterm) else parse(midterm)
     end = None if is_blank(final) else parse(final)
-    missing = [
-        name
-        for name, gap in (("regular", len(present) < required), ("midterm", mid is None), ("final", end is None))
-        if gap
-    ]
-    return present, mid, end, tuple(missing), required
+    gaps = (("regular", len(present) < required), ("midterm", mid is None), ("final", end is None))
+    return present, mid, end, tuple(name for name, gap in gaps if gap), required
 
 
 def compute_term_average(
     regular: Sequence[object], midterm: object, final: object, periods_per_year: int
 ) -> TermResult:
-    """Return ĐTBmhk = (ΣĐĐGtx + 2·ĐĐGgk + 3·ĐĐGck) / (n_tx + 5), rounded; no value while scores are missing."""
+    """Return ĐTBmhk = (ΣĐĐGtx + 2·ĐĐGgk + 3·ĐĐGck) / (n_tx + 5), rounded; no value while any is missing."""
     present, mid, end, missing, required = _gather(regular, midterm, final, periods_per_year, parse_score)
     if missing:
         return TermResult(None, missing, len(present), required)
@@ -250,7 +246,7 @@ def _split(values: Mapping[str, object]) -> tuple[dict[str, Decimal], dict[str, 
         if value == EXEMPT:
             continue  # exempt subjects are left out of every count
         if isinstance(value, Decimal | int) and not isinstance(value, bool):
-            scores[code] = Decimal(value)
+            scores[code] = parse_score(value)  # a rounded average: 0–10, one decimal
         elif value in COMMENT_RESULTS:
             comments[code] = value
         else:
@@ -317,7 +313,7 @@ def compute_learning_level(values: Mapping[str, Decimal | str | None]) -> Learni
 
 
 def compute_conduct_year(hk1: str, hk2: str) -> str:
-    """Return the year conduct level from the term I and term II levels (Art. 8.4)."""
+    """Return the year conduct level from the term I and term II levels."""
     parse_level(hk1, LEARNING_LEVELS)
     parse_level(hk2, LEARNING_LEVELS)
     return _CONDUCT_YEAR.get((hk1, hk2), "CD")
@@ -361,7 +357,9 @@ def compute_decision(
     return Decision("len_lop")
 
 
-def compute_award(*, conduct: str | None, learning: str | None, year_scores: Iterable[Decimal]) -> Award | None:
+def compute_award(
+    *, conduct: str | None, learning: str | None, year_scores: Iterable[Decimal]
+) -> Award | None:
     """Return Học sinh Xuất sắc / Giỏi (Art. 15) from year conduct, year learning and year averages."""
     if conduct is None or learning is None:
         return None
@@ -369,6 +367,10 @@ def compute_award(*, conduct: str | None, learning: str | None, year_scores: Ite
     if conduct != "T" or learning != "T":
         return Award(None, excellent)
     return Award("xuat_sac" if excellent >= MIN_SUBJECTS_AT else "gioi", excellent)
+
+
+def _retake_value(kind: str, value: object) -> ScoreOrComment:
+    return parse_score(value) if kind == "score" else parse_level(value, COMMENT_RESULTS)
 
 
 def assess_tt22(case: SecondaryCase) -> SecondaryResult:
@@ -386,10 +388,14 @@ def assess_tt22(case: SecondaryCase) -> SecondaryResult:
             result = compute(given.regular, given.midterm, given.final, subject.periods_per_year)
             terms[term] = result.value
             for name in result.missing:
-                counts = (result.regular_count, result.regular_required) if name == "regular" else (None, None)
-                incomplete.append(Missing(subject.code, term, name, *counts))
+                if name == "regular":
+                    incomplete.append(
+                        Missing(subject.code, term, name, result.regular_count, result.regular_required)
+                    )
+                else:
+                    incomplete.append(Missing(subject.code, term, name))
         if subject.kind == "comment":
-            year = terms["hk2"]  # Art. 9.1: a comment subject's year result is its term II result
+            year = terms["hk2"]  # a comment subject's year result is its term II result
         elif terms["hk1"] is None or terms["hk2"] is None:
             year = None
         else:
@@ -413,24 +419,28 @@ def assess_tt22(case: SecondaryCase) -> SecondaryResult:
     learning_year = learning["year"].level
     ignored: list[str] = []
     needed: tuple[str, ...] = ()
-    after_retake = None
+    after_retake = None  # the learning result recomputed with re-assessed values
+    after_level = None
     retake_missing = False
     if learning_year == "CD":
         year_values = {code: result.year for code, result in subjects.items()}
         needed = retake_subjects(year_values)
         given = [code for code in needed if code in case.retake]
         ignored += [f"retake.{code}" for code in case.retake if code not in needed]
-        # No retake value at all means the re-assessment has not happened yet (decision kiem_tra_lai);
-        # some but not all means the results are being entered.
-        if given or not needed:
-            if len(given) < len(needed):
-                retake_missing = True
-                incomplete += [Missing(code, "year", "retake") for code in needed if code not in given]
-            else:
-                used = {code: case.retake[code] for code in needed}
-                for code, value in used.items():
-                    subjects[code] = replace(subjects[code], retake=value)
-                after_retake = compute_learning_level({**year_values, **used})
+        if not needed:
+            # CD with every subject at 5.0+ and D (fewer than six score subjects): nothing can be
+            # re-assessed, so the year level stands.
+            after_level = learning_year
+        elif len(given) == len(needed):
+            used = {code: _retake_value(subjects[code].kind, case.retake[code]) for code in needed}
+            for code, value in used.items():
+                subjects[code] = replace(subjects[code], retake=value)
+            after_retake = compute_learning_level({**year_values, **used})
+            after_level = after_retake.level
+        elif given:
+            # Some results but not all: they are being entered. None at all: not re-assessed yet.
+            retake_missing = True
+            incomplete += [Missing(code, "year", "retake") for code in needed if code not in given]
     elif learning_year is not None:
         ignored += [f"retake.{code}" for code in case.retake]
 
@@ -441,10 +451,10 @@ def assess_tt22(case: SecondaryCase) -> SecondaryResult:
         ignored.append("conduct_retrained")
 
     decision = compute_decision(
-        learning=None if retake_missing else learning_year,
+        learning=None if retake_missing else learning_year,  # null until every result is in
         conduct=conduct_year,
         absences=case.absences,
-        learning_after_retake=after_retake.level if after_retake else None,
+        learning_after_retake=after_level,
         conduct_retrained=training,
     )
     award = compute_award(

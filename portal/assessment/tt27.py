@@ -89,10 +89,8 @@ def _shortfalls(
     level: str, subjects: Mapping[str, str], tests: Mapping[str, int], ratings: list[tuple[str, str, str]]
 ) -> tuple[Shortfall, ...]:
     levels_ok, ratings_ok, lowest = _OVERALL_TESTS[level]
-    found = [
-        Shortfall("subject", subject=code, value=value) for code, value in subjects.items() if value not in levels_ok
-    ]
-    found += [Shortfall(kind, subject=key, value=value) for kind, key, value in ratings if value not in ratings_ok]
+    found = [Shortfall("subject", subject=c, value=v) for c, v in subjects.items() if v not in levels_ok]
+    found += [Shortfall(kind, subject=key, value=v) for kind, key, v in ratings if v not in ratings_ok]
     found += [
         Shortfall("test", subject=code, value=score, threshold=lowest)
         for code, score in tests.items()
@@ -124,7 +122,8 @@ def compute_primary_overall(
     scored = {code: score for code, score in tests.items() if code in studied}
     ratings = [("quality", key, qualities[key]) for key in QUALITIES]
     ratings += [("competency", key, competencies[key]) for key in COMPETENCIES]
-    level = next((lvl for lvl in ("HTXS", "HTT", "HT") if not _shortfalls(lvl, studied, scored, ratings)), "CHT")
+    passed = (lvl for lvl in ("HTXS", "HTT", "HT") if not _shortfalls(lvl, studied, scored, ratings))
+    level = next(passed, "CHT")
     above = PRIMARY_OVERALL.index(level) - 1
     shortfalls = _shortfalls(PRIMARY_OVERALL[above], studied, scored, ratings) if above >= 0 else ()
     return PrimaryOverall(level, shortfalls=shortfalls)

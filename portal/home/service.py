@@ -103,8 +103,7 @@ def _leadership(session, actor, year, role) -> Section:
         section.todos.append(Todo(
             f"{missing_id} giáo viên chưa có số định danh cá nhân (bắt buộc để ký học bạ số)."))
     if not section.todos:
-        section.todos.append(Todo("Dữ liệu đầu năm học đã đầy đủ. Chưa có việc cần duyệt.",
-                                  url_for("school.classes"), "ok"))
+        section.todos.append(Todo("Dữ liệu đầu năm học đã đầy đủ. Chưa có việc cần duyệt.", None, "ok"))
     return section
 
 
@@ -128,6 +127,8 @@ def _teacher(session, actor, year, role) -> Section:
 
 
 def _homeroom(session, actor, year, role) -> Section:
+    from flask import url_for
+
     section = Section(role, "home/_homeroom.html")
     classes = session.exec(
         select(SchoolClass).where(
@@ -145,6 +146,7 @@ def _homeroom(session, actor, year, role) -> Section:
         if incomplete:
             section.todos.append(Todo(
                 f"Lớp {klass.name}: {len(incomplete)} học sinh chưa đủ hồ sơ (ảnh, nơi sinh, quê quán, cha mẹ…).",
+                url_for("school.class_detail", class_id=klass.id),
             ))
     section.data = {"classes": items}
     if not section.todos:
