@@ -290,3 +290,88 @@ class Job(SQLModel, table=True):
     created_by: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+# --- Assessments (gradebook) -------------------------------------------------------------------------
+
+# Slots of a subject's term. TT22: regular assessments tx1..tx4 (ĐĐGtx), mid-term gk (ĐĐGgk), end of
+# term ck (ĐĐGck); term "year" slot "retake" holds the re-assessment result. TT27: level at mid-term and
+# end of term (gk_level, ck_level) and periodic test scores (gk_test for grades 4–5 in Tiếng Việt and
+# Toán, ck_test: end of term I and end of year).
+TT22_SLOTS = ("tx1", "tx2", "tx3", "tx4", "gk", "ck")
+TT27_SLOTS = ("gk_level", "ck_level", "gk_test", "ck_test")
+ASSESSMENT_TERMS = ("hk1", "hk2", "year")
+
+
+class Assessment(SQLModel, table=True):
+    """One cell of a subject's gradebook: a score, a comment result (D/CD) or a level."""
+
+    __tablename__ = "assessments"
+    __table_args__ = (UniqueConstraint("student_id", "subject_id", "school_year_id", "term", "slot"),
+                      Index("ix_assessments_class_subject", "class_id", "subject_id", "term"))
+    id: int | None = Field(default=None, primary_key=True)
+    student_id: int = Field(foreign_key="students.id", index=True)
+    subject_id: int = Field(foreign_key="subjects.id")
+    school_year_id: int = Field(foreign_key="school_years.id")
+    class_id: int = Field(foreign_key="classes.id")  # the class the student was in when assessed
+    term: str = Field(max_length=4)  # hk1 | hk2 | year
+    slot: str = Field(max_length=10)
+    value: str = Field(max_length=10)  # normalised: "8.5", "10", "D", "CD", "HTT", "M"
+    version: int = Field(default=1)  # optimistic concurrency: a stale write is refused
+    updated_by: int = Field(foreign_key="users.id")
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SubjectComment(SQLModel, table=True):
+    """A subject teacher's comment on a student for a term (nhận xét môn học)."""
+
+    __tablename__ = "subject_comments"
+    __table_args__ = (UniqueConstraint("student_id", "subject_id", "school_year_id", "term"),)
+    id: int | None = Field(default=None, primary_key=True)
+    student_id: int = Field(foreign_key="students.id", index=True)
+    subject_id: int = Field(foreign_key="subjects.id")
+    school_year_id: int = Field(foreign_key="school_years.id")
+    class_id: int = Field(foreign_key="classes.id", index=True)
+    term: str = Field(max_length=4)
+    text: str = Field(max_length=1000)
+    version: int = Field(default=1)
+    updated_by: int = Field(foreign_key="users.id")
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+# Homeroom entries per student and term (hk1 | hk2 | year), keyed by name (see gradebook/rules.py):
+#   per term: conduct (TT22 T/K/D/CD), absences_excused, absences_unexcused (sessions), the TT27
+#   qualities and competencies (the keys of ASSESSMENT.md §C); per year: homeroom_comment,
+#   conduct_retrained (after summer training), award_note (free text).
+class StudentRecord(SQLModel, table=True):
+    __tablename__ = "student_records"
+    __table_args__ = (UniqueConstraint("student_id", "school_year_id", "term", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    student_id: int = Field(foreign_key="students.id", index=True)
+    school_year_id: int = Field(foreign_key="school_years.id")
+    class_id: int = Field(foreign_key="classes.id", index=True)
+    term: str = Field(max_length=4)
+    key: str = Field(max_length=30)
+    value: str = Field(max_length=2000)
+    version: int = Field(default=1)
+    updated_by: int = Field(foreign_key="users.id")
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Flag(SQLModel, table=True):
+    """A department head's note on a gradebook (a cell, a student or the whole sheet) for the teacher."""
+
+    __tablename__ = "flags"
+    id: int | None = Field(default=None, primary_key=True)
+    class_id: int = Field(foreign_key="classes.id", index=True)
+    subject_id: int = Field(foreign_key="subjects.id", index=True)
+    term: str = Field(max_length=4)
+    student_id: int | None = Field(default=None, foreign_key="students.id")
+    slot: str | None = Field(default=None, max_length=10)
+    note: str = Field(max_length=1000)
+    status: str = Field(default="open", max_length=10)  # open | resolved
+    created_by: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    resolved_by: int | None = Field(default=None, foreign_key="users.id")
+    resolved_at: datetime | None = None
+    resolution: str | None = Field(default=None, max_length=1000)

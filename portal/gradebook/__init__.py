@@ -1,0 +1,1 @@
+"""The gradebook: subject teachers' score entry, homeroom entries, department review, summaries."""
