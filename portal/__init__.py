@@ -21,6 +21,9 @@ BLUEPRINTS = (
     ("portal.school", None),
     ("portal.admin", "/quan-tri"),
     ("portal.imports", "/quan-tri/nhap-du-lieu"),
+    ("portal.gradebook", "/giang-day"),
+    ("portal.homeroom", "/chu-nhiem"),
+    ("portal.review", None),
 )
 
 
