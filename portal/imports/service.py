@@ -10,11 +10,8 @@ uploader and the SHA-256 that was previewed; files older than an hour are delete
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import re
 import secrets
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +22,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from portal import uploads
 from portal.auth.passwords import hash_password, password_problems
 from portal.errors import Conflict, DomainError, NotFound
 from portal.imports import rules
@@ -45,7 +43,6 @@ from portal.models import (
 
 ACTIONS = {"create": "Thêm mới", "update": "Cập nhật", "unchanged": "Không đổi"}
 STAFF_ROLES = {"teacher", "principal", "vice_principal", "admin", "office"}
-UPLOAD_TTL_SECONDS = 3600
 TOKEN = re.compile(r"[0-9a-f]{32}")
 IN_CHUNK = 500
 
@@ -160,72 +157,28 @@ def analysis_counts(analysis: _Analysis) -> Counter:
 # --- Uploads kept between preview and commit ----------------------------------------------------------------
 
 
-def _store_dir() -> str:
-    path = os.path.join(current_app.instance_path, "imports")
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    return path
-
-
-def purge_uploads(now: float | None = None) -> None:
-    """Delete uploads older than an hour (previewed but never committed)."""
-    now = now or time.time()
-    folder = _store_dir()
-    for name in os.listdir(folder):
-        path = os.path.join(folder, name)
-        try:
-            if now - os.path.getmtime(path) > UPLOAD_TTL_SECONDS:
-                os.unlink(path)
-        except FileNotFoundError:
-            pass
+STORE = uploads.PreviewStore("imports")
+GONE = "Tệp đã xem trước không còn (đã nhập, hoặc quá 1 giờ). Vui lòng tải tệp lên lại."
 
 
 def store_upload(*, preview: Preview, data: bytes, actor_id: int) -> str:
     """Keep the previewed bytes on disk; return the random token that names them."""
-    purge_uploads()
-    token = secrets.token_hex(16)
-    folder = _store_dir()
-    with open(os.path.join(folder, f"{token}.{preview.fmt}"), "xb") as f:
-        f.write(data)
-    meta = {"kind": preview.kind, "fmt": preview.fmt, "sha256": preview.sha256, "actor_id": actor_id,
-            "filename": preview.filename}
-    with open(os.path.join(folder, f"{token}.json"), "x", encoding="utf-8") as f:
-        json.dump(meta, f, ensure_ascii=False)
-    return token
+    return STORE.store(data, {"kind": preview.kind, "fmt": preview.fmt, "actor_id": actor_id,
+                              "filename": preview.filename})
 
 
 def load_upload(*, token: str, actor_id: int, kind: str, sha256: str) -> tuple[bytes, dict]:
     """Return the bytes and metadata of a previewed upload, checking who, what and its SHA-256."""
-    expired = FileRejected("Tệp đã xem trước không còn (đã nhập, hoặc quá 1 giờ). Vui lòng tải tệp lên lại.")
-    if not TOKEN.fullmatch(token or ""):
-        raise expired
-    purge_uploads()
-    folder = _store_dir()
     try:
-        with open(os.path.join(folder, f"{token}.json"), encoding="utf-8") as f:
-            meta = json.load(f)
-        with open(os.path.join(folder, f"{token}.{meta['fmt']}"), "rb") as f:
-            data = f.read()
-    except (OSError, ValueError, KeyError) as exc:
-        raise expired from exc
-    if meta.get("actor_id") != actor_id or meta.get("kind") != kind:
-        raise expired
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != meta.get("sha256") or not secrets.compare_digest(digest, sha256 or ""):
-        discard_upload(token)
-        raise FileRejected("Tệp đã lưu không khớp với tệp đã xem trước. Vui lòng tải tệp lên lại.")
-    return data, meta
+        return STORE.load(token, expect={"actor_id": actor_id, "kind": kind}, sha256=sha256)
+    except uploads.Gone as exc:
+        raise FileRejected(GONE) from exc
+    except uploads.Altered as exc:
+        raise FileRejected("Tệp đã lưu không khớp với tệp đã xem trước. Vui lòng tải tệp lên lại.") from exc
 
 
 def discard_upload(token: str) -> None:
-    if not TOKEN.fullmatch(token or ""):
-        return
-    folder = _store_dir()
-    for name in os.listdir(folder):
-        if name.startswith(token + "."):
-            try:
-                os.unlink(os.path.join(folder, name))
-            except FileNotFoundError:
-                pass
+    STORE.discard(token)
 
 
 # --- Analysis -----------------------------------------------------------------------------------------------

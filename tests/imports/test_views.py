@@ -240,7 +240,7 @@ def test_commit_refuses_a_tampered_or_foreign_upload(app, admin, login_as):
     assert admin.post(f"{BASE}/ghi", data=dict(form, token="../../secret_key")).status_code == 400
     # The stored file changed on disk after the preview: refused, and the upload is dropped.
     folder = os.path.join(app.instance_path, "imports")
-    with open(os.path.join(folder, f"{form['token']}.csv"), "ab") as f:
+    with open(os.path.join(folder, f"{form['token']}.bin"), "ab") as f:
         f.write(csv_bytes(STUDENT_HEADER, [student("3710123498602", "001213100602")], bom=False))
     page = admin.post(f"{BASE}/ghi", data=form)
     assert page.status_code == 400 and "không khớp" in page.get_data(as_text=True)
