@@ -1,4 +1,4 @@
-"""Administration screens (admin role only): school, years, classes, subjects, accounts, imports."""
+"""Administration screens (admin role only): school, years, classes, subjects, accounts, students."""
 
 from flask import Blueprint
 
