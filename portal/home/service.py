@@ -80,7 +80,6 @@ def home_sections(*, session: Session, actor: Actor) -> list[Section]:
 
 
 def _leadership(session, actor, year, role) -> Section:
-    from flask import url_for
 
     section = Section(role, "home/_leadership.html")
     classes = _year_classes(session, year)
