@@ -19,6 +19,7 @@ ROLES = tuple(ROLE_USERS)
 STAFF = ("admin", "principal", "vice_principal", "department_head", "homeroom", "teacher", "office")
 SIGNED_IN = (*ROLES,)
 LEADERS = ("principal", "vice_principal")
+TEACHERS = ("department_head", "homeroom", "teacher")  # every demo user who teaches a class
 ADMIN = ("admin",)
 PUBLIC = ("anonymous", *ROLES)
 
@@ -34,7 +35,9 @@ class Case:
 
 # Named objects (see `targets`): own_class = 6A1 this year (homeroom: hoant; teacher tuanlm teaches it);
 # other_class = 9A2 (hoant neither teaches nor leads it); child = phuhuynh1's child, in 6A1;
-# other_student = a 9A2 student who is nobody's child in the demo.
+# other_student = a 9A2 student who is nobody's child in the demo; tin_6a1 = Tin học in 6A1 (taught by tuanlm,
+# in vinhtd's Tổ Toán – Tin), toan_6a1 = Toán in 6A1 (taught by hoant), van_9a2 = Ngữ văn in 9A2 (none of
+# them teaches it, outside vinhtd's department); flag_* = an open flag on that sheet.
 CASES = [
     Case("auth.login", "GET", PUBLIC),
     Case("auth.login", "POST", PUBLIC),
@@ -50,6 +53,47 @@ CASES = [
     Case("school.student_detail", "GET", (*LEADERS, "office"), "other_student"),
     Case("school.student_photo", "GET", (*LEADERS, "office", "homeroom", "parent"), "child"),
     Case("school.student_photo", "GET", (*LEADERS, "office"), "other_student"),
+    # Gradebook: a subject teacher reaches only their assigned (class, subject) pairs.
+    Case("gradebook.index", "GET", TEACHERS),
+    Case("gradebook.grid", "GET", ("teacher",), "tin_6a1"),
+    Case("gradebook.grid", "GET", ("homeroom",), "toan_6a1"),
+    Case("gradebook.grid", "GET", (), "van_9a2"),
+    Case("gradebook.save_cell", "POST", ("teacher",), "tin_6a1"),
+    Case("gradebook.save_cell", "POST", (), "van_9a2"),
+    Case("gradebook.save_comment", "POST", ("homeroom",), "toan_6a1"),
+    Case("gradebook.save_comment", "POST", (), "van_9a2"),
+    Case("gradebook.xlsx_template", "GET", ("teacher",), "tin_6a1"),
+    Case("gradebook.xlsx_template", "GET", (), "van_9a2"),
+    Case("gradebook.xlsx_upload", "GET", ("teacher",), "tin_6a1"),
+    Case("gradebook.xlsx_upload", "POST", ("teacher",), "tin_6a1"),
+    Case("gradebook.xlsx_upload", "POST", (), "van_9a2"),
+    Case("gradebook.xlsx_commit", "POST", ("teacher",), "tin_6a1"),
+    Case("gradebook.xlsx_commit", "POST", (), "van_9a2"),
+    # Homeroom: the homeroom teacher of the class writes; leadership reads.
+    Case("homeroom.overview", "GET", (*LEADERS, "homeroom"), "own_class"),
+    Case("homeroom.overview", "GET", LEADERS, "other_class"),
+    Case("homeroom.conduct", "GET", (*LEADERS, "homeroom"), "own_class"),
+    Case("homeroom.conduct", "GET", (*LEADERS, "homeroom"), "own_class_hk1"),
+    Case("homeroom.conduct", "GET", LEADERS, "other_class_hk1"),
+    Case("homeroom.year_end", "GET", (*LEADERS, "homeroom"), "own_class"),
+    Case("homeroom.year_end", "GET", LEADERS, "other_class"),
+    Case("homeroom.save_record", "POST", ("homeroom",), "own_class"),
+    Case("homeroom.save_record", "POST", (), "other_class"),
+    # Department head: read-only sheets of the department's subjects, flags; leadership reads every sheet.
+    Case("review.department", "GET", ("department_head",)),
+    Case("review.sheet", "GET", (*LEADERS, "department_head"), "tin_6a1"),
+    Case("review.sheet", "GET", LEADERS, "van_9a2"),
+    Case("review.add_flag", "POST", ("department_head",), "tin_6a1"),
+    Case("review.add_flag", "POST", (), "van_9a2"),
+    Case("review.resolve_flag", "POST", ("teacher", "department_head"), "flag_tin_6a1"),
+    Case("review.resolve_flag", "POST", (), "flag_van_9a2"),
+    # Summaries: leadership for the school, the homeroom teacher for their own class.
+    Case("review.summary", "GET", LEADERS),
+    Case("review.school_summary_xlsx", "GET", LEADERS, "term_hk1"),
+    Case("review.class_summary", "GET", (*LEADERS, "homeroom"), "own_class"),
+    Case("review.class_summary", "GET", LEADERS, "other_class"),
+    Case("review.class_summary_xlsx", "GET", (*LEADERS, "homeroom"), "own_class_hk1"),
+    Case("review.class_summary_xlsx", "GET", LEADERS, "other_class_hk1"),
 ]
 
 # Administration and imports: every route of these blueprints is for the admin role only. Their URL
@@ -69,7 +113,21 @@ def targets(session) -> dict[str, dict]:
         select(Student).join(StudentGuardian).join(Guardian).where(Guardian.user_id == parent.id)
     ).one()
     linked = select(StudentGuardian.student_id)
-    from portal.models import Enrollment
+    from portal.models import Enrollment, Flag, Subject
+
+    def pair(class_name, subject_name):
+        klass_ = klass(class_name)
+        subject = session.exec(select(Subject).where(Subject.name == subject_name,
+                                                     Subject.grade_id == klass_.grade_id)).one()
+        return {"class_id": klass_.id, "subject_id": subject.id, "term": "hk1"}
+
+    def flag(sheet):
+        author = session.exec(select(User).where(User.username == ROLE_USERS["department_head"])).one()
+        row = Flag(class_id=sheet["class_id"], subject_id=sheet["subject_id"], term="hk1", note="Kiểm tra lại.",
+                   created_by=author.id)
+        session.add(row)
+        session.commit()
+        return {"flag_id": row.id}
 
     other = session.exec(
         select(Student).join(Enrollment).where(Enrollment.class_id == klass("9A2").id, ~Student.id.in_(linked))
@@ -80,6 +138,14 @@ def targets(session) -> dict[str, dict]:
         "other_class": {"class_id": klass("9A2").id},
         "child": {"student_id": child.id},
         "other_student": {"student_id": other.id},
+        "own_class_hk1": {"class_id": klass("6A1").id, "term": "hk1"},
+        "other_class_hk1": {"class_id": klass("9A2").id, "term": "hk1"},
+        "term_hk1": {"term": "hk1"},
+        "tin_6a1": pair("6A1", "Tin học"),
+        "toan_6a1": pair("6A1", "Toán"),
+        "van_9a2": pair("9A2", "Ngữ văn"),
+        "flag_tin_6a1": flag(pair("6A1", "Tin học")),
+        "flag_van_9a2": flag(pair("9A2", "Ngữ văn")),
     }
 
 
