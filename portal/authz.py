@@ -174,9 +174,9 @@ def current_actor() -> Actor | None:
     if not current_user.is_authenticated:
         return None
     if "actor" not in g:
-        from portal.db import get_session
+        from portal.db import read_session
 
-        g.actor = Actor(get_session(), current_user.user)
+        g.actor = Actor(read_session(), current_user.user)
     return g.actor
 
 

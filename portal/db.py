@@ -88,6 +88,19 @@ def get_session() -> Session:
     return g.db
 
 
+def read_session() -> Session:
+    """Return a read session of this request: the request's own session for GET, a separate one otherwise.
+
+    Authentication and authorization read through it, so that a POST's write transaction (BEGIN IMMEDIATE,
+    which holds SQLite's single write lock) begins only when the view's service starts its work.
+    """
+    if has_request_context() and request.method in SAFE_METHODS:
+        return get_session()
+    if "read_db" not in g:
+        g.read_db = new_session(write=False)
+    return g.read_db
+
+
 @contextmanager
 def write_session(app=None):
     """Open a separate write session, committed on success (e.g. to record something during a GET)."""
@@ -103,6 +116,7 @@ def write_session(app=None):
 
 
 def _close_session(_exc):
-    db = g.pop("db", None)
-    if db is not None:
-        db.close()
+    for name in ("db", "read_db"):
+        db = g.pop(name, None)
+        if db is not None:
+            db.close()

@@ -53,9 +53,9 @@ def _token_hash(token: str) -> str:
 
 def load_session_user(token: str) -> LoginUser | None:
     """Return the user of a live session token, or None when it is unknown, revoked or expired."""
-    from portal.db import get_session
+    from portal.db import read_session
 
-    session = get_session()
+    session = read_session()
     row = session.exec(
         select(User)
         .join(UserSession, UserSession.user_id == User.id)
