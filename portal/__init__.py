@@ -24,6 +24,9 @@ BLUEPRINTS = (
     ("portal.gradebook", "/giang-day"),
     ("portal.homeroom", "/chu-nhiem"),
     ("portal.review", None),
+    ("portal.periods", "/ky-danh-gia"),
+    ("portal.audit_trail", "/nhat-ky"),
+    ("portal.dashboard", "/tien-do"),
 )
 
 

@@ -1,4 +1,4 @@
-"""Command-line tools: `flask --app wsgi db upgrade`, `flask --app wsgi setup`, `flask --app wsgi seed-demo`."""
+"""Command-line tools: `flask --app wsgi db upgrade`, `setup`, `seed-demo`, `demo-logins`, `audit verify`."""
 
 from __future__ import annotations
 
@@ -63,7 +63,27 @@ def demo_logins_command():
     click.echo(seed.format_demo_logins(current_app))
 
 
+audit_cli = AppGroup("audit", help="The audit trail.")
+
+
+@audit_cli.command("verify")
+def audit_verify():
+    """Check the hash chain: exit 0 with the count and head hash, or exit 1 naming the first bad event."""
+    from portal import audit
+    from portal.db import engine_for
+
+    verdict = audit.verify(engine_for(current_app))
+    if verdict.ok:
+        click.echo(f"Chuỗi nhật ký nguyên vẹn: {verdict.count} sự kiện; hash đầu chuỗi {verdict.head}")
+        return
+    where = f"sự kiện {verdict.bad_id}: " if verdict.bad_id else ""
+    click.echo(f"CHUỖI NHẬT KÝ BỊ HỎNG tại {where}{verdict.problem} "
+               f"({verdict.count} sự kiện đầu tiên hợp lệ)", err=True)
+    raise SystemExit(1)
+
+
 def init_app(app) -> None:
+    app.cli.add_command(audit_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(setup_command)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -375,3 +375,142 @@ class Flag(SQLModel, table=True):
     resolved_by: int | None = Field(default=None, foreign_key="users.id")
     resolved_at: datetime | None = None
     resolution: str | None = Field(default=None, max_length=1000)
+
+
+# --- Grade periods, locks, unlock requests (issue: periods) ------------------------------------------
+
+# The five assessment periods of a school year. Which data each period covers: gk* the mid-term cells of
+# its term; ck* the other cells of the term (regular assessments, end of term), the subject comments and
+# the homeroom entries of the term; cn the whole-year data (retake results, year comments, awards,
+# summer conduct re-evaluation).
+PERIODS = {
+    "gk1": "Giữa học kì I",
+    "ck1": "Cuối học kì I",
+    "gk2": "Giữa học kì II",
+    "ck2": "Cuối học kì II",
+    "cn": "Cả năm",
+}
+LOCK_SCOPES = {"school": "Toàn trường", "grade": "Khối", "class": "Lớp"}
+UNLOCK_STATUSES = {"pending": "Chờ quyết định", "granted": "Đã cho mở", "refused": "Từ chối"}
+# Year deadlines other than data entry (seed 002 §III.1): signing, signing of the last grade of the level
+# (grade 9 in a THCS), sending to the Ministry's database.
+YEAR_DEADLINES = {
+    "signing": "Hoàn thành ký học bạ",
+    "signing_final": "Hoàn thành ký học bạ lớp cuối cấp",
+    "sending": "Hoàn thành gửi học bạ về CSDL của Bộ",
+}
+
+
+class GradePeriod(SQLModel, table=True):
+    """One assessment period of a school year and the last day (local time) on which its data may be entered."""
+
+    __tablename__ = "grade_periods"
+    __table_args__ = (UniqueConstraint("school_year_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    school_year_id: int = Field(foreign_key="school_years.id", index=True)
+    code: str = Field(max_length=4)  # key of PERIODS
+    deadline: date  # entry allowed through this day (Vietnam time); locked from the next midnight
+
+
+class YearDeadline(SQLModel, table=True):
+    __tablename__ = "year_deadlines"
+    __table_args__ = (UniqueConstraint("school_year_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    school_year_id: int = Field(foreign_key="school_years.id", index=True)
+    code: str = Field(max_length=20)  # key of YEAR_DEADLINES
+    due: date
+
+
+class PeriodLock(SQLModel, table=True):
+    """The principal's lock of a period for the school, a grade or a class; released_at ends it."""
+
+    __tablename__ = "period_locks"
+    id: int | None = Field(default=None, primary_key=True)
+    period_id: int = Field(foreign_key="grade_periods.id", index=True)
+    scope: str = Field(max_length=10)  # key of LOCK_SCOPES
+    grade_id: int | None = Field(default=None, foreign_key="grades.id")
+    class_id: int | None = Field(default=None, foreign_key="classes.id")
+    locked_by: int = Field(foreign_key="users.id")
+    locked_at: datetime = Field(default_factory=utcnow)
+    released_by: int | None = Field(default=None, foreign_key="users.id")
+    released_at: datetime | None = None
+
+
+GRANT_CHECK = ("status <> 'granted' OR (minutes_number IS NOT NULL AND minutes_number <> ''"
+               " AND minutes_date IS NOT NULL AND approver IS NOT NULL AND approver <> ''"
+               " AND decided_by IS NOT NULL AND starts_at IS NOT NULL AND ends_at IS NOT NULL)")
+
+
+class UnlockRequest(SQLModel, table=True):
+    """A request to write in a locked scope and its decision: a grant with its written approval, or a refusal.
+
+    Scope: period + class + subject (NULL subject = the homeroom entries of the class), optionally one
+    student. A grant is active from `starts_at` until `ends_at`; it needs the minutes (biên bản) number,
+    date and approver (a CHECK constraint refuses a grant without them).
+    """
+
+    __tablename__ = "unlock_requests"
+    __table_args__ = (CheckConstraint(GRANT_CHECK, name="ck_unlock_requests_grant_has_approval"),)
+    id: int | None = Field(default=None, primary_key=True)
+    period_id: int = Field(foreign_key="grade_periods.id", index=True)
+    class_id: int = Field(foreign_key="classes.id", index=True)
+    subject_id: int | None = Field(default=None, foreign_key="subjects.id")
+    student_id: int | None = Field(default=None, foreign_key="students.id")
+    reason: str = Field(max_length=1000)
+    requested_by: int = Field(foreign_key="users.id", index=True)
+    requested_at: datetime = Field(default_factory=utcnow)
+    status: str = Field(default="pending", max_length=10)  # key of UNLOCK_STATUSES
+    decided_by: int | None = Field(default=None, foreign_key="users.id")
+    decided_at: datetime | None = None
+    refusal_reason: str | None = Field(default=None, max_length=1000)
+    minutes_number: str | None = Field(default=None, max_length=50)  # số biên bản
+    minutes_date: date | None = None
+    approver: str | None = Field(default=None, max_length=150)  # who signed the approval
+    scan_path: str | None = Field(default=None, max_length=200)  # relative to the instance folder
+    scan_sha256: str | None = Field(default=None, max_length=64)
+    scan_mime: str | None = Field(default=None, max_length=50)
+    scan_name: str | None = Field(default=None, max_length=200)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+
+# --- Audit trail ----------------------------------------------------------------------------------------
+
+
+class AuditEvent(SQLModel, table=True):
+    """One append-only, hash-chained event: hash = SHA-256(prev_hash ‖ canonical JSON of the event).
+
+    See portal/audit.py for the canonical form. Triggers (migration 0003) abort UPDATE and DELETE.
+    """
+
+    __tablename__ = "audit_events"
+    id: int | None = Field(default=None, primary_key=True)
+    at: str = Field(max_length=32)  # UTC, ISO 8601 with microseconds, e.g. 2026-11-23T08:15:02.123456Z
+    action: str = Field(max_length=40, index=True)
+    actor_id: int | None = Field(default=None, index=True)
+    actor_name: str = Field(default="", max_length=150)
+    ip: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=300)
+    object_type: str = Field(default="", max_length=40)
+    object_id: str = Field(default="", max_length=60)
+    school_year_id: int | None = None
+    class_id: int | None = Field(default=None, index=True)
+    subject_id: int | None = None
+    student_id: int | None = Field(default=None, index=True)
+    period: str = Field(default="", max_length=4)
+    grant_id: int | None = Field(default=None, index=True)
+    before: str = Field(default="")  # canonical JSON or ""
+    after: str = Field(default="")
+    note: str = Field(default="", max_length=1000)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, unique=True)
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain's last event and count, moved in the same transaction as every append (detects a cut tail)."""
+
+    __tablename__ = "audit_head"
+    id: int = Field(default=1, primary_key=True)
+    count: int = Field(default=0)
+    last_id: int = Field(default=0)
+    hash: str = Field(max_length=64)

@@ -137,6 +137,7 @@ def seed_demo(session: Session, today: date) -> None:
         session.add(Term(school_year_id=year.id, code="hk1", start_date=date(y0, 9, 5), end_date=date(y0 + 1, 1, 17)))
         session.add(Term(school_year_id=year.id, code="hk2", start_date=date(y0 + 1, 1, 19),
                          end_date=date(y0 + 1, 5, 31)))
+    _seed_periods(session, previous, current, today)
 
     password_hash = _demo_hash()
     users: dict[str, User] = {}
@@ -328,6 +329,21 @@ def _photo_png(student: Student) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def _seed_periods(session: Session, previous: SchoolYear, current: SchoolYear, today: date) -> None:
+    """The previous year keeps the default deadlines (all passed: locked). In the current year a deadline
+    that has already passed on the day of seeding moves to 30 days later, so the demo school starts with
+    every period open and the principal locks them from the periods screen."""
+    from datetime import timedelta
+
+    from portal.periods import service as periods
+
+    periods.ensure_periods(session, previous)
+    for period in periods.ensure_periods(session, current).values():
+        if period.deadline < today:
+            period.deadline = today + timedelta(days=30)
+            session.add(period)
 
 
 _HASH_CACHE: dict[str, str] = {}

@@ -94,6 +94,9 @@ CASES = [
     Case("review.class_summary", "GET", LEADERS, "other_class"),
     Case("review.class_summary_xlsx", "GET", (*LEADERS, "homeroom"), "own_class_hk1"),
     Case("review.class_summary_xlsx", "GET", LEADERS, "other_class_hk1"),
+    # --- periods: locks, deadlines, unlock requests and decisions ---
+    # --- audit trail ---
+    # --- progress dashboard ---
 ]
 
 # Administration and imports: every route of these blueprints is for the admin role only. Their URL

@@ -5,7 +5,8 @@ Every change of an assessment, a subject comment or a homeroom record goes throu
 assigned (class, subject) pair; the homeroom class), checks that the student belongs to the class, and
 writes with optimistic concurrency — the caller sends the version it saw and a stale write is refused
 with a message naming who changed the cell. This is the one place where period locks and the audit
-trail hook in. Callers commit.
+trail hook in (`_versioned_write`): a write in a locked period is refused unless a grant covers it, and
+every change appends an audit event in the same transaction. Callers commit.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from portal import audit
 from portal.assessment import assess
 from portal.authz import Actor
 from portal.errors import Conflict, DomainError, Forbidden, NotFound
@@ -34,6 +36,7 @@ from portal.models import (
     User,
     utcnow,
 )
+from portal.periods import service as periods
 
 TERMS = ("hk1", "hk2")
 TERM_LABELS = {"hk1": "Học kì I", "hk2": "Học kì II", "year": "Cả năm"}
@@ -100,9 +103,16 @@ def slots_for(pair: Pair, term: str) -> list[rules.Slot]:
 
 
 def _versioned_write(session: Session, model, *, key: dict, values: dict, version: int, actor_id: int,
-                     describe) -> object:
-    """Insert or update one row if its version is still `version` (0 = not created yet); else Conflict."""
+                     describe, scope: periods.Scope, action: str, label: str) -> object:
+    """Insert or update one row if its version is still `version` (0 = not created yet); else Conflict.
+
+    First refuses a write in a locked period (unless a grant covers it); then writes, and appends the audit
+    event (before → after, the grant it was made under) in the same transaction.
+    """
+    grant_id = periods.require_open(session, scope)
     row = session.exec(select(model).filter_by(**key)).first()
+    field_name = "value" if "value" in values else "text"
+    before = None if row is None else {field_name: getattr(row, field_name), "version": row.version}
     now = utcnow()
     if row is None:
         if version != 0:
@@ -114,15 +124,20 @@ def _versioned_write(session: Session, model, *, key: dict, values: dict, versio
         except IntegrityError:
             row = session.exec(select(model).filter_by(**key)).first()
             raise Conflict(describe(session, row)) from None
-        return row
-    result = session.exec(
-        update(model).where(model.id == row.id, model.version == version)
-        .values(**values, version=model.version + 1, updated_by=actor_id, updated_at=now)
-    )
-    if result.rowcount != 1:
+    else:
+        result = session.exec(
+            update(model).where(model.id == row.id, model.version == version)
+            .values(**values, version=model.version + 1, updated_by=actor_id, updated_at=now)
+        )
+        if result.rowcount != 1:
+            session.refresh(row)
+            raise Conflict(describe(session, row))
         session.refresh(row)
-        raise Conflict(describe(session, row))
-    session.refresh(row)
+    if before is None or before[field_name] != getattr(row, field_name):
+        audit.record(session, action, object_type=model.__tablename__, object_id=row.id,
+                     school_year_id=scope.school_year_id, class_id=scope.class_id, subject_id=scope.subject_id,
+                     student_id=scope.student_id, period=scope.period, grant_id=grant_id, note=label,
+                     before=before, after={field_name: getattr(row, field_name), "version": row.version})
     return row
 
 
@@ -155,7 +170,8 @@ def save_cell(*, session: Session, actor: Actor, class_id: int, subject_id: int,
         key={"student_id": student_id, "subject_id": subject_id, "school_year_id": pair.year.id, "term": term,
              "slot": slot},
         values={"value": value, "class_id": class_id}, version=version, actor_id=actor.id,
-        describe=_stale_message,
+        describe=_stale_message, action="assessment.saved", label=f"{term}/{slot}",
+        scope=periods.scope_for(pair.klass, term=term, slot=slot, subject_id=subject_id, student_id=student_id),
     )
 
 
@@ -174,7 +190,8 @@ def save_comment(*, session: Session, actor: Actor, class_id: int, subject_id: i
         session, SubjectComment,
         key={"student_id": student_id, "subject_id": subject_id, "school_year_id": pair.year.id, "term": term},
         values={"text": cleaned, "class_id": class_id}, version=version, actor_id=actor.id,
-        describe=_stale_message,
+        describe=_stale_message, action="comment.saved", label=term,
+        scope=periods.scope_for(pair.klass, term=term, slot=None, subject_id=subject_id, student_id=student_id),
     )
 
 
@@ -222,7 +239,8 @@ def save_record(*, session: Session, actor: Actor, class_id: int, student_id: in
         session, StudentRecord,
         key={"student_id": student_id, "school_year_id": klass.school_year_id, "term": term, "key": key},
         values={"value": value, "class_id": class_id}, version=version, actor_id=actor.id,
-        describe=_stale_message,
+        describe=_stale_message, action="record.saved", label=f"{term}/{key}",
+        scope=periods.scope_for(klass, term=term, slot=None, subject_id=None, student_id=student_id),
     )
 
 
