@@ -53,6 +53,32 @@ def setup_command():
     migrate.upgrade(current_app)
     if seed.seed_demo_if_empty(current_app):
         click.echo("Đã tạo trường mẫu.")
+    _provision_signers()
+
+
+def _provision_signers() -> None:
+    import os
+
+    from portal.db import write_session
+    from portal.pki import service, tokens
+
+    if not os.path.exists(tokens.SOFTHSM_MODULE):
+        click.echo(f"Chưa có SoftHSM2 ({tokens.SOFTHSM_MODULE}): bỏ qua việc tạo khóa ký (apt-get install softhsm2).")
+        return
+    with write_session() as session:
+        done = service.provision(session, current_app.instance_path)
+    if done.signers:
+        click.echo(f"Đã tạo khóa và chứng thư số trên token cho {len(done.signers)} người ký"
+                   f"{' (và CA thử nghiệm instance/pki/ca.pem)' if done.ca_created else ''}.")
+
+
+pki_cli = AppGroup("pki", help="Tokens, keys and certificates of the signers.")
+
+
+@pki_cli.command("init")
+def pki_init():
+    """Create the token, the demo CA and a key + certificate for every signer that has none (idempotent)."""
+    _provision_signers()
 
 
 @click.command("demo-logins")
@@ -84,6 +110,7 @@ def audit_verify():
 
 def init_app(app) -> None:
     app.cli.add_command(audit_cli)
+    app.cli.add_command(pki_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(setup_command)

@@ -514,3 +514,31 @@ class AuditHead(SQLModel, table=True):
     count: int = Field(default=0)
     last_id: int = Field(default=0)
     hash: str = Field(max_length=64)
+
+
+# --- Signing keys (issue: transcripts) ----------------------------------------------------------------
+
+
+class SignerKey(SQLModel, table=True):
+    """Where a signer's key lives (PKCS#11 module, token label, key label) and its certificate.
+
+    A person's key (user_id set) signs their rows of the transcripts; the school's organisation key
+    (user_id NULL, kind "school") is the seal. The admin can point a signer at another PKCS#11 library,
+    token and key, or import a real certificate; the newest active row is the one used.
+    """
+
+    __tablename__ = "signer_keys"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    kind: str = Field(default="person", max_length=10)  # person | school
+    module: str = Field(max_length=300)  # path of the PKCS#11 library
+    token_label: str = Field(max_length=64)
+    key_label: str = Field(max_length=64)
+    certificate: bytes  # DER
+    subject: str = Field(max_length=300)
+    issuer: str = Field(max_length=300)
+    serial: str = Field(max_length=64)
+    not_before: datetime
+    not_after: datetime
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow)

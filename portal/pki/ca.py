@@ -104,7 +104,7 @@ def create_ca(session, school_name: str, *, now: datetime | None = None) -> x509
     return _sign_tbs(session, CA_LABEL, tbs)
 
 
-def issue(session, ca_cert: x509.Certificate, request: csr.CertificationRequest, *, organization: bool = False,
+def issue(session, ca_cert: x509.Certificate, request: csr.CertificationRequest, *,
           now: datetime | None = None, years: int = SIGNER_YEARS) -> x509.Certificate:
     """Check a request's own signature and issue a signing certificate for it, signed by the CA on the token."""
     info = request["certification_request_info"]
@@ -122,8 +122,6 @@ def issue(session, ca_cert: x509.Certificate, request: csr.CertificationRequest,
             {"extn_id": "key_identifier", "critical": False, "extn_value": _key_id(public)},
             {"extn_id": "authority_key_identifier", "critical": False,
              "extn_value": {"key_identifier": ca_cert.key_identifier}},
-            {"extn_id": "extended_key_usage", "critical": False,
-             "extn_value": ["email_protection" if not organization else "document_signing"]},
         ],
     })
     return _sign_tbs(session, CA_LABEL, tbs)
