@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,7 @@ GENESIS = "0" * 64
 FIELDS = ("id", "at", "action", "actor_id", "actor_name", "ip", "user_agent", "object_type", "object_id",
           "school_year_id", "class_id", "subject_id", "student_id", "period", "grant_id", "before", "after",
           "note")
+_INT_FIELDS = ("actor_id", "school_year_id", "class_id", "subject_id", "student_id", "grant_id")
 _encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 # What each action means, for the audit screen (Vietnamese).
@@ -104,6 +106,9 @@ def record(session: Session, action: str, *, before: Any = None, after: Any = No
     values.update(_request_context())
     values.update({k: v for k, v in fields.items() if v is not None or k not in values})
     values["object_id"] = str(values["object_id"] or "")
+    for name in _INT_FIELDS:  # the column stores an integer: hash the integer, not e.g. the text "12" of a URL
+        if values[name] is not None:
+            values[name] = int(values[name])
     values["actor_name"] = (values["actor_name"] or "")[:150]
     values["note"] = (values["note"] or "")[:1000]
     head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()
@@ -149,36 +154,98 @@ class Verdict:
     problem: str = ""
 
 
+# On SQLite the message of each row (prev_hash ‖ canonical JSON, as UTF-8 bytes) is built by SQLite itself:
+# json_object() over the columns in sorted key order escapes strings byte-for-byte as Python does with
+# ensure_ascii=False (checked over every code point), keeps integers and NULL as they are, and its text is
+# cast to a blob so Python only hashes it. A row whose message does not hash right is re-encoded by
+# `_encode` from its columns before it is called altered: a difference between the two encoders can cause
+# no false alarm, and no tampered row can pass either (both are valid JSON: equal texts mean equal values).
+# Rows are linked by comparing each stored prev_hash with the hash computed for the row before it, so the
+# stored prev_hash that starts the message is the computed one. Measured: docs/benchmarks.md.
+_SORTED = tuple(sorted(FIELDS))
+_SQLITE_ROWS = ("SELECT id, prev_hash, CAST(prev_hash || json_object("  # noqa: S608 - fixed column names
+                + ", ".join(f"'{name}', {name}" for name in _SORTED) + ") AS BLOB), hash FROM audit_events ORDER BY id")
+_ROW_FIELDS = "SELECT " + ", ".join(FIELDS) + " FROM audit_events WHERE id = ?"  # noqa: S608
+_ALL_ROWS = "SELECT " + ", ".join((*FIELDS, "prev_hash", "hash")) + " FROM audit_events ORDER BY id"  # noqa: S608
+
+
+def _message(prev_hash: str, fields) -> bytes:
+    return (prev_hash + _encode(dict(zip(FIELDS, fields, strict=True)))).encode("utf-8")
+
+
+def _sqlite_rows(conn, batch: int):
+    """(id, prev_hash, message, hash) per event from a raw sqlite3 cursor, and how to re-encode one in Python."""
+    raw = conn.connection.driver_connection
+    cursor = raw.cursor()
+    cursor.execute(_SQLITE_ROWS)
+
+    def rows():
+        try:
+            while chunk := cursor.fetchmany(batch):
+                yield from chunk
+        finally:
+            cursor.close()
+
+    def recompute(event_id: int, prev_hash: str) -> bytes:
+        return _message(prev_hash, raw.execute(_ROW_FIELDS, (event_id,)).fetchone())
+
+    return rows(), recompute
+
+
+def _generic_rows(conn, batch: int):
+    """(id, prev_hash, message, hash) per event, encoded in Python (PostgreSQL, or any other database)."""
+    result = conn.execution_options(stream_results=True, yield_per=batch).execute(text(_ALL_ROWS))
+    return ((row[0], row[-2], _message(row[-2], row[:-2]), row[-1]) for row in result), None
+
+
+def _walk(rows, recompute) -> Verdict:
+    """Check each row's place, link and hash; return the verdict so far (ok until the first bad event)."""
+    prev, expected_id, count = GENESIS, 1, 0
+    sha256 = hashlib.sha256
+    for event_id, prev_hash, message, stored_hash in rows:
+        if event_id != expected_id:
+            if event_id > expected_id:
+                missing = f"sự kiện {expected_id}" if event_id == expected_id + 1 else \
+                    f"các sự kiện {expected_id}–{event_id - 1}"
+                return Verdict(False, count, prev, expected_id, f"Thiếu {missing} (đã bị xoá).")
+            return Verdict(False, count, prev, event_id, f"Sự kiện {event_id} không đúng thứ tự.")
+        if prev_hash != prev:
+            return Verdict(False, count, prev, event_id,
+                           f"Sự kiện {event_id} không nối với sự kiện trước nó (chuỗi bị sắp xếp lại hoặc sửa).")
+        digest = sha256(message).hexdigest()
+        if digest != stored_hash and recompute is not None:
+            digest = sha256(recompute(event_id, prev)).hexdigest()
+        if digest != stored_hash:
+            return Verdict(False, count, prev, event_id, f"Sự kiện {event_id} đã bị sửa sau khi ghi.")
+        prev, expected_id, count = digest, expected_id + 1, count + 1
+    return Verdict(True, count, prev)
+
+
 def verify(engine, *, batch: int = 20_000) -> Verdict:
     """Walk the chain in id order; report the first event that is missing, altered or out of place."""
-    columns = ", ".join((*FIELDS, "prev_hash", "hash"))
-    sql = text(f"SELECT {columns} FROM audit_events ORDER BY id")  # noqa: S608 - fixed column names
-    prev, expected_id, count = GENESIS, 1, 0
-    names = FIELDS
-    sha256, encode = hashlib.sha256, _encode
+    if engine.dialect.name == "postgresql":
+        # One snapshot for the head and the events, so that appends made meanwhile are not seen as a cut.
+        engine = engine.execution_options(isolation_level="REPEATABLE READ")
     with engine.connect() as conn:
+        # The head is read first, in the transaction the events are then read in (SQLite: one WAL snapshot).
         head = conn.execute(text("SELECT count, last_id, hash FROM audit_head WHERE id = 1")).first()
-        result = conn.execution_options(stream_results=True, yield_per=batch).execute(sql)
-        for row in result:
-            fields = dict(zip(names, row[:-2], strict=True))
-            event_id = fields["id"]
-            if event_id != expected_id:
-                if event_id > expected_id:
-                    missing = f"sự kiện {expected_id}" if event_id == expected_id + 1 else \
-                        f"các sự kiện {expected_id}–{event_id - 1}"
-                    return Verdict(False, count, prev, expected_id, f"Thiếu {missing} (đã bị xoá).")
-                return Verdict(False, count, prev, event_id, f"Sự kiện {event_id} không đúng thứ tự.")
-            if row[-2] != prev:
-                return Verdict(False, count, prev, event_id,
-                               f"Sự kiện {event_id} không nối với sự kiện trước nó (chuỗi bị sắp xếp lại hoặc sửa).")
-            digest = sha256((prev + encode(fields)).encode("utf-8")).hexdigest()
-            if digest != row[-1]:
-                return Verdict(False, count, prev, event_id, f"Sự kiện {event_id} đã bị sửa sau khi ghi.")
-            prev, expected_id, count = digest, expected_id + 1, count + 1
+        rows, recompute = (_sqlite_rows if engine.dialect.name == "sqlite" else _generic_rows)(conn, batch)
+        with closing(rows):  # a verdict before the end closes the cursor before the connection is given back
+            walked = _walk(rows, recompute)
+    if not walked.ok:
+        return walked
+    count, prev = walked.count, walked.head
     if head is None:
         return Verdict(False, count, prev, None, "Thiếu bản ghi đầu chuỗi (audit_head).")
     if (head.count, head.last_id, head.hash) != (count, count, prev):
-        return Verdict(False, count, prev, count + 1 if head.last_id > count else None,
-                       f"Đầu chuỗi ghi {head.count} sự kiện (cuối là {head.last_id}) nhưng bảng có {count}: "
-                       "các sự kiện cuối đã bị xoá hoặc đầu chuỗi bị sửa.")
+        if head.last_id > count:
+            return Verdict(False, count, prev, count + 1,
+                           f"Thiếu các sự kiện cuối từ {count + 1} đến {head.last_id} (đã bị xoá): đầu chuỗi ghi "
+                           f"{head.count} sự kiện nhưng bảng chỉ có {count}.")
+        if head.last_id < count:
+            return Verdict(False, count, prev, head.last_id + 1,
+                           f"Các sự kiện từ {head.last_id + 1} đến {count} không có trong đầu chuỗi (bị chèn thêm).")
+        return Verdict(False, count, prev, count or None,
+                       f"Hash đầu chuỗi không khớp với sự kiện cuối {count}: sự kiện cuối đã bị viết lại "
+                       "hoặc đầu chuỗi bị sửa.")
     return Verdict(True, count, prev)

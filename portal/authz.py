@@ -19,6 +19,7 @@ from flask import abort, g, request
 from flask_login import current_user
 from sqlmodel import Session, select
 
+from portal import audit
 from portal.models import (
     Department,
     Enrollment,
@@ -186,8 +187,20 @@ def allowed(actor: Actor, rules: dict[str, Scope], args: dict) -> bool:
 
 
 def deny():
-    """Refuse the request with 403 (the single place a permission denial passes through)."""
+    """Refuse the request with 403 (the single place a permission denial passes through), recording it."""
+    record_denial()
     abort(403)
+
+
+def record_denial(reason: str = "") -> None:
+    """Append an authz.denied event naming the method, path and reason, in its own write transaction."""
+    actor = {}
+    if current_user.is_authenticated:
+        # Read before audit.record_now rolls the request's session back (which expires the loaded user).
+        actor = {"actor_id": current_user.id, "actor_name": current_user.full_name}
+    note = f"{request.method} {request.full_path.rstrip('?')}" + (f" — {reason}" if reason else "")
+    audit.record_now("authz.denied", object_type="route", object_id=(request.endpoint or "")[:60],
+                     note=note[:1000], **actor)
 
 
 def _guard(kind, rules=None):

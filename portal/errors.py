@@ -51,6 +51,10 @@ def init_app(app) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(exc):
+        if isinstance(exc, Forbidden):
+            from portal.authz import record_denial
+
+            record_denial(str(exc))
         return error_response(exc.status, str(exc))
 
     @app.errorhandler(HTTPException)

@@ -16,6 +16,7 @@ from flask_login import UserMixin
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
+from portal import audit
 from portal.auth import passwords
 from portal.models import LoginAttempt, User, UserSession, utcnow
 
@@ -92,7 +93,12 @@ def check_throttle(session: Session, *, username: str, ip: str, now: datetime | 
 def authenticate(session: Session, *, username: str, password: str, ip: str) -> User:
     """Check the credentials, record the attempt, and return the account; raise AuthError otherwise."""
     username = normalize_username(username)
-    check_throttle(session, username=username, ip=ip)
+    try:
+        check_throttle(session, username=username, ip=ip)
+    except Throttled:
+        audit.record(session, "auth.login_failed", object_type="user", note=f"{username}: bị chặn tạm thời"[:1000])
+        session.commit()
+        raise
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None:
         passwords.verify_password(passwords.dummy_hash(), password)
@@ -100,6 +106,11 @@ def authenticate(session: Session, *, username: str, password: str, ip: str) -> 
     else:
         ok = passwords.verify_password(user.password_hash, password)
     session.add(LoginAttempt(username=username, ip=ip, success=ok and user.active))
+    if not ok or not user.active:
+        # The attempted account, not a signed-in actor: nobody is signed in yet.
+        reason = "sai mật khẩu" if user is not None else "không có tài khoản này"
+        audit.record(session, "auth.login_failed", object_type="user", object_id=user.id if user else None,
+                     note=f"{username}: {reason if not ok else 'tài khoản đã bị khóa'}"[:1000])
     if not ok:
         session.commit()
         raise AuthError("Tên đăng nhập hoặc mật khẩu không đúng.")
@@ -110,6 +121,8 @@ def authenticate(session: Session, *, username: str, password: str, ip: str) -> 
         user.password_hash = passwords.hash_password(password)
     user.last_login_at = utcnow()
     session.add(user)
+    audit.record(session, "auth.login", actor_id=user.id, actor_name=user.full_name, object_type="user",
+                 object_id=user.id)
     return user
 
 
@@ -153,6 +166,8 @@ def change_password(session: Session, *, user: User, current: str, new: str, con
     if problems:
         raise AuthError(" ".join(problems))
     set_password(session, user=user, password=new, must_change=False)
+    audit.record(session, "auth.password_changed", actor_id=user.id, actor_name=user.full_name,
+                 object_type="user", object_id=user.id)
 
 
 def set_password(session: Session, *, user: User, password: str, must_change: bool) -> None:

@@ -3,6 +3,7 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from portal import audit
 from portal.auth import bp, service
 from portal.authz import public, signed_in
 from portal.db import get_session
@@ -58,6 +59,7 @@ def login():
 def logout():
     db = get_session()
     service.revoke_all_sessions(db, user_id=current_user.id)
+    audit.record(db, "auth.logout", object_type="user", object_id=current_user.id)
     db.commit()
     logout_user()
     session.clear()

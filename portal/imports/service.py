@@ -22,7 +22,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from portal import uploads
+from portal import audit, uploads
 from portal.auth.passwords import hash_password, password_problems
 from portal.errors import Conflict, DomainError, NotFound
 from portal.imports import rules
@@ -127,8 +127,8 @@ def preview_import(*, session: Session, kind: str, filename: str, data: bytes) -
                    size=len(data), rows=analysis.rows, errors=analysis.errors, warnings=analysis.warnings)
 
 
-def commit_import(*, session: Session, actor_id: int, kind: str, data: bytes) -> Result:
-    """Re-check the whole file and write every row in one transaction, or raise and write nothing."""
+def commit_import(*, session: Session, actor_id: int, kind: str, data: bytes, filename: str = "") -> Result:
+    """Re-check the whole file; write every row and the import's audit event in one transaction, or nothing."""
     spec = kind_or_404(kind)
     today = date.today()
     try:
@@ -138,6 +138,12 @@ def commit_import(*, session: Session, actor_id: int, kind: str, data: bytes) ->
                 f"Tệp có {len(analysis.errors)} lỗi nên không có dòng nào được ghi.", analysis.errors
             )
         passwords = analysis.apply(session, today)
+        counts = dict(sorted(analysis_counts(analysis).items()))
+        audit.record(session, "import", actor_id=actor_id, object_type="import", object_id=spec.key,
+                     after={"kind": spec.key, "filename": filename, "sha256": hashlib.sha256(data).hexdigest(),
+                            "size": len(data), "counts": counts},
+                     note=f"Nhập {spec.label.lower()} từ {filename}: "
+                     + ", ".join(f"{ACTIONS.get(k, k).lower()} {v}" for k, v in counts.items()))
         session.commit()
     except IntegrityError as exc:
         session.rollback()

@@ -84,7 +84,8 @@ def commit():
     except service.FileRejected as exc:
         return _index(error=str(exc), kind=kind, status=400)
     try:
-        result = service.commit_import(session=get_session(), actor_id=current_user.id, kind=kind, data=data)
+        result = service.commit_import(session=get_session(), actor_id=current_user.id, kind=kind, data=data,
+                                       filename=meta.get("filename", ""))
     except service.ImportRejected as exc:
         rejected = service.Preview(kind=kind, filename=meta.get("filename", ""), fmt=meta["fmt"],
                                    sha256=meta["sha256"], size=len(data), errors=exc.errors)

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Response, abort, flash, redirect, request, url_for
 
+from portal import audit
 from portal.authz import ANY, Actor, current_actor, department_subject, own_class, policy
 from portal.db import get_session
 from portal.errors import NotFound
@@ -170,7 +171,10 @@ def class_summary(class_id: int):
                   LEVELS_SHORT=rules.LEVEL_LABELS)
 
 
-def _xlsx(data: bytes, filename: str) -> Response:
+def _xlsx(data: bytes, filename: str, **audit_fields) -> Response:
+    """Send an XLSX download, recording the export (in its own transaction: a GET writes nothing else)."""
+    audit.record_now("export", object_type="xlsx", object_id=filename[:60], note=f"Bảng tổng hợp: {filename}",
+                     **audit_fields)
     return Response(data, mimetype=export.XLSX_MIME, headers={
         "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
 
@@ -183,7 +187,8 @@ def class_summary_xlsx(class_id: int, term: str):
     klass = _class(class_id)
     results = service.class_results(session, klass=klass)
     data = export.class_summary_xlsx(results, term=term, school=service.school_name(session))
-    return _xlsx(data, export.ascii_filename("tong-hop", klass.name, term, results.year.name))
+    return _xlsx(data, export.ascii_filename("tong-hop", klass.name, term, results.year.name), class_id=klass.id,
+                 school_year_id=klass.school_year_id)
 
 
 @bp.get("/tong-hop/<term>.xlsx")
@@ -194,5 +199,6 @@ def school_summary_xlsx(term: str):
     data = service.school_summary(session, term=term)
     if data.year is None:
         raise NotFound("Chưa có năm học hiện tại để tổng hợp.")
-    return _xlsx(export.school_summary_xlsx(data), export.ascii_filename("tong-hop-toan-truong", term, data.year.name))
+    return _xlsx(export.school_summary_xlsx(data), export.ascii_filename("tong-hop-toan-truong", term, data.year.name),
+                 school_year_id=data.year.id)
 
