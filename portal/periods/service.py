@@ -22,6 +22,7 @@ from portal.errors import DomainError, Forbidden, NotFound
 from portal.models import (
     PERIODS,
     YEAR_DEADLINES,
+    Grade,
     GradePeriod,
     PeriodLock,
     SchoolClass,
@@ -201,6 +202,8 @@ def lock(session: Session, *, actor, period_id: int, scope: str, grade_id: int |
     class_id = class_id if scope == "class" else None
     if scope == "grade" and grade_id is None or scope == "class" and class_id is None:
         raise DecisionRefused("Hãy chọn khối hoặc lớp cần khóa.")
+    if grade_id is not None and session.get(Grade, grade_id) is None:
+        raise DecisionRefused("Không tìm thấy khối này.")  # else the lock's foreign key fails (500)
     if class_id is not None:
         klass = session.get(SchoolClass, class_id)
         if klass is None or klass.school_year_id != period.school_year_id:
