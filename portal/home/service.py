@@ -103,6 +103,8 @@ def _leadership(session, actor, year, role) -> Section:
             f"{missing_id} giáo viên chưa có số định danh cá nhân (bắt buộc để ký học bạ số)."))
     if not section.todos:
         section.todos.append(Todo("Dữ liệu đầu năm học đã đầy đủ. Chưa có việc cần duyệt.", None, "ok"))
+    section.data["urgent"], section.data["urgent_total"] = _dashboard().urgent_items(session, limit=5)
+    _unlock_inbox_todo(session, section)
     return section
 
 
@@ -122,6 +124,9 @@ def _teacher(session, actor, year, role) -> Section:
     else:
         section.todos.append(Todo(
             f"Bạn dạy {len(rows)} lớp–môn trong năm học {year.name if year else ''}.", None, "info"))
+    section.data["pending"] = _dashboard().teacher_pending(session, actor=actor) if rows else None
+    _progress_todos(section, "lớp–môn", "điểm")
+    section.data["unlock_requests"] = _unlock_requests(session, actor, homeroom=False)
     return section
 
 
@@ -150,6 +155,9 @@ def _homeroom(session, actor, year, role) -> Section:
     section.data = {"classes": items}
     if not section.todos:
         section.todos.append(Todo("Hồ sơ học sinh lớp chủ nhiệm đã đầy đủ.", None, "ok"))
+    section.data["pending"] = _dashboard().homeroom_pending(session, actor=actor) if classes else None
+    _progress_todos(section, "lớp", "mục chủ nhiệm")
+    section.data["unlock_requests"] = _unlock_requests(session, actor, homeroom=True)
     return section
 
 
@@ -260,6 +268,50 @@ def _parent(session, actor, year, role) -> Section:
         "Học bạ số của con sẽ hiện ở đây sau khi nhà trường ký và phát hành." if children
         else "Tài khoản chưa được liên kết với học sinh nào. Vui lòng liên hệ nhà trường.", None, "info"))
     return section
+
+
+def _dashboard():
+    # Imported late: the dashboard reads the gradebook's rules, whose package imports this module.
+    from portal.dashboard import service
+
+    return service
+
+
+def _progress_todos(section: Section, noun: str, what: str) -> None:
+    """Say on the to-do list what is still to enter before the next deadline, and what is already late."""
+    pending = section.data.get("pending")
+    if pending is None or pending.period is None:
+        return
+    period = pending.period
+    name = "cả năm" if period.code == "cn" else period.label
+    due = f"hạn {period.deadline.strftime('%d/%m/%Y')}, {period.days}"
+    if pending.items:
+        section.todos.append(Todo(f"Còn {len(pending.items)} {noun} chưa nhập đủ {what} {name} ({due}).",
+                                  "#tien-do-" + section.role, "warn"))
+    elif pending.checked:
+        section.todos.append(Todo(f"Đã nhập đủ {what} {name} ({due}).", None, "ok"))
+    if pending.overdue:
+        section.todos.append(Todo(f"{len(pending.overdue)} {noun} đã quá hạn nhập mà chưa đủ {what}.",
+                                  "#tien-do-" + section.role, "warn"))
+
+
+def _unlock_requests(session, actor, *, homeroom: bool) -> list:
+    """The user's recent unlock requests (subject ones in the teacher section, homeroom ones in the homeroom's)."""
+    from portal.periods import read
+
+    return read.requests_of(session, actor.id, homeroom=homeroom, limit=5)
+
+
+def _unlock_inbox_todo(session, section: Section) -> None:
+    """Leadership: the unlock requests waiting for a decision, first on the to-do list."""
+    from flask import url_for
+
+    from portal.periods import read
+
+    waiting = read.pending_count(session)
+    if waiting:
+        section.todos[:] = [t for t in section.todos if "Chưa có việc cần duyệt" not in t.text]  # now there is
+        section.todos.insert(0, Todo(f"{waiting} đề nghị mở khóa đang chờ quyết định.", url_for("periods.inbox")))
 
 
 def profile_gaps(student: Student) -> list[str]:
