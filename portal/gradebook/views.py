@@ -1,9 +1,10 @@
 """Subject teachers' gradebook: the list of their (class, subject) pairs and the per-term grid.
 
 Each grid cell is a small form that htmx posts on change; the answer is the re-rendered cell (its root
-carries the stored version) plus out-of-band swaps of the student's results. A refused value (422) or a
-stale version (409) comes back as the same fragment with the message inside it. Without JavaScript the
-forms post and the grid is shown again (PRG) with a flash message.
+carries the stored version) plus out-of-band swaps of the student's results. A refused value (422), a
+stale version (409) or a write in a locked period (423) comes back as the same fragment with the message
+inside it (a locked cell keeps showing its stored value). Without JavaScript the forms post and the grid is
+shown again (PRG) with a flash message.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from portal.gradebook import bp, rules, service
 from portal.gradebook.service import TERM_LABELS, TERMS, CellRefused
 from portal.home.service import class_sizes, current_year
 from portal.models import Assessment, Flag, Student, SubjectComment, User
+from portal.periods.service import PeriodLocked
 from portal.web import is_fragment_request, render
 
 TERM = "<any(hk1, hk2):term>"
 RESOLVE_FLAG = "review.resolve_flag"  # built by the review area; the grid hides the button until it exists
 XLSX_TEMPLATE = "gradebook.xlsx_template"  # views_xlsx.py: the sheet's Excel download and upload
+STATES = {422: "invalid", 409: "conflict", 423: "locked"}  # a refused save's status → the cell's state
 
 
 @bp.app_template_filter("vnvalue")
@@ -83,14 +86,11 @@ def save_cell(class_id: int, subject_id: int, term: str):
     try:
         cell = service.save_cell(session=db, actor=current_actor(), **args, student_id=student_id, slot=slot,
                                  raw=raw, version=version)
-    except (CellRefused, Conflict) as exc:
+    except (CellRefused, Conflict, PeriodLocked) as exc:
         db.rollback()
         status = exc.status
         ctx = _cell_context(db, **args, student_id=student_id, slot=slot)
-        if status == 422:
-            ctx.update(state="invalid", message=str(exc), typed=raw)
-        else:
-            ctx.update(state="conflict", message=str(exc), typed=raw)
+        ctx.update(state=STATES[status], message=str(exc), typed=raw)
         if not _wants_fragment():
             flash(f"{ctx['student'].full_name}, {ctx['slot'].label}: {exc}", "error")
             return redirect(_grid_url(**args, anchor=ctx["cell_id"]))
@@ -122,10 +122,10 @@ def save_comment(class_id: int, subject_id: int, term: str):
     try:
         comment = service.save_comment(session=db, actor=current_actor(), **args, student_id=student_id,
                                        text=text, version=version)
-    except (CellRefused, Conflict) as exc:
+    except (CellRefused, Conflict, PeriodLocked) as exc:
         db.rollback()
         ctx = _comment_context(db, **args, student_id=student_id)
-        ctx.update(state="invalid" if exc.status == 422 else "conflict", message=str(exc), typed=text)
+        ctx.update(state=STATES[exc.status], message=str(exc), typed=text)
         if not _wants_fragment():
             flash(f"Nhận xét của {ctx['student'].full_name}: {exc}", "error")
             return redirect(_grid_url(**args, anchor=ctx["cell_id"]))

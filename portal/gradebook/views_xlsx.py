@@ -14,7 +14,7 @@ import os
 from flask import Response, current_app, request, url_for
 from flask_login import current_user
 
-from portal import uploads
+from portal import audit, uploads
 from portal.authz import current_actor, policy, teaches_pair
 from portal.db import get_session, new_session
 from portal.gradebook import bp, service, xlsx
@@ -32,6 +32,8 @@ GRID_ENDPOINT = "gradebook.grid"  # the score-entry grid (views.py), once it is 
 @policy(**TEACHER)
 def xlsx_template(class_id: int, subject_id: int, term: str):
     data, name = xlsx.template_for(get_session(), class_id=class_id, subject_id=subject_id, term=term)
+    audit.record_now("export", object_type="xlsx", object_id=name[:60], class_id=class_id, subject_id=subject_id,
+                     note=f"Mẫu bảng điểm {term}: {name}")
     return Response(data, mimetype=MIME, headers={"Content-Disposition": f'attachment; filename="{name}"',
                                                   "Cache-Control": "no-store"})
 
@@ -81,6 +83,12 @@ def xlsx_commit(class_id: int, subject_id: int, term: str):
         review = xlsx.commit_upload(session, actor=current_actor(), class_id=class_id, subject_id=subject_id,
                                     term=term, data=data)
         if review.committed:
+            audit.record(session, "import", object_type="xlsx", object_id=meta.get("filename", "")[:60],
+                         class_id=class_id, subject_id=subject_id, after={
+                             "kind": "gradebook", "term": term, "filename": meta.get("filename", ""),
+                             "sha256": meta.get("sha256", ""), "cells": len(review.changes),
+                             "students": review.changed_students},
+                         note=f"Nhập bảng điểm {term} từ Excel: {meta.get('filename', '')}")
             session.commit()
         else:
             session.rollback()
@@ -95,7 +103,7 @@ def xlsx_commit(class_id: int, subject_id: int, term: str):
     context = _context(class_id, subject_id, term)
     if not review.ok:
         return render("gradebook/xlsx_preview.html", review=review, token=None, sha256=None, rejected=True,
-                      filename=meta.get("filename", ""), status=409, **context)
+                      filename=meta.get("filename", ""), status=423 if review.locked else 409, **context)
     return render("gradebook/xlsx_result.html", review=review, filename=meta.get("filename", ""), **context)
 
 

@@ -34,6 +34,7 @@ from portal.gradebook import rules, service
 from portal.gradebook.rules import Slot
 from portal.imports.rules import OLE_MAGIC, FileRefused, column_letter, detect_format, norm_header, norm_name
 from portal.models import School, User
+from portal.periods.service import PeriodLocked
 
 __all__ = ["FileRefused", "build_template", "commit_upload", "parse_upload", "plan_changes", "review_upload",
            "template_for"]
@@ -164,6 +165,7 @@ class Review:
     students: int = 0  # student rows read
     unchanged: int = 0  # cells equal to what is stored
     committed: bool = False
+    locked: bool = False  # the commit was refused because a changed cell is in a locked period
 
     @property
     def ok(self) -> bool:
@@ -745,8 +747,13 @@ def commit_upload(session: Session, *, actor, class_id: int, subject_id: int, te
         return review
     savepoint.rollback()
     current = _saved_cells(session, _sheet(session, class_id=class_id, subject_id=subject_id, term=term))
+    locked: list[str] = []  # a locked period refuses the whole sheet: say so once per period, first
     for change, exc in failures:
         message = str(exc)
+        if isinstance(exc, PeriodLocked):
+            if message not in locked:
+                locked.append(message)
+            continue
         if isinstance(exc, Conflict):
             message = conflict_message(change.kind, Saved(change.old, change.version),
                                        current.get((change.student_id, change.slot), Saved()))
@@ -755,6 +762,8 @@ def commit_upload(session: Session, *, actor, class_id: int, subject_id: int, te
         else:
             review.issues.append(Issue(change.row, change.column, column_letter(change.position),
                                        shown(change.kind, change.new), message, change.position))
+    review.issues[:0] = [Issue(None, "", "", "", message) for message in locked]
+    review.locked = bool(locked)
     review.changes = []
     return review
 

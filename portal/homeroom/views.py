@@ -15,6 +15,7 @@ from portal.errors import Conflict, NotFound
 from portal.gradebook import rules
 from portal.gradebook import service as gradebook
 from portal.homeroom import bp, service
+from portal.periods.service import PeriodLocked
 from portal.web import is_fragment_request, render
 
 READERS = {"homeroom": own_class(), "principal": ANY, "vice_principal": ANY}
@@ -82,7 +83,8 @@ def year_end(class_id: int):
 @bp.post("/<int:class_id>/ghi")
 @policy(homeroom=own_class())
 def save_record(class_id: int):
-    """Save one entry; answer with the field as stored now (200, 422 refused, 409 stale) or redirect back."""
+    """Save one entry; answer with the field as stored now (200, 422 refused, 409 stale, 423 period locked) or
+    redirect back."""
     db = get_session()
     klass = service.load_class(db, class_id)
     form = request.form
@@ -98,9 +100,9 @@ def save_record(class_id: int):
     except gradebook.CellRefused as exc:
         db.rollback()
         status, state, message = 422, "error", str(exc)
-    except Conflict as exc:
+    except (Conflict, PeriodLocked) as exc:
         db.rollback()
-        status, state, message = 409, "conflict", str(exc)
+        status, state, message = exc.status, "conflict" if exc.status == 409 else "error", str(exc)
     if not is_fragment_request():
         flash(message if status == 200 else f"Chưa lưu: {message}", "success" if status == 200 else "error")
         return redirect(_back(class_id, term))

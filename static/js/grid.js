@@ -103,11 +103,12 @@
     if (field) form.dataset.sent = field.value;
   });
 
-  // A refused value (422) or a stale version (409) comes back as the cell with its message: swap it in.
+  // A refused value (422), a stale version (409) or a locked period (423) comes back as the cell with its
+  // message: swap it in.
   var pending = null;
   grid.addEventListener("htmx:beforeSwap", function (event) {
     var status = event.detail.xhr.status;
-    if (status === 409 || status === 422) {
+    if (status === 409 || status === 422 || status === 423) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }
