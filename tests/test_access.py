@@ -95,8 +95,26 @@ CASES = [
     Case("review.class_summary_xlsx", "GET", (*LEADERS, "homeroom"), "own_class_hk1"),
     Case("review.class_summary_xlsx", "GET", LEADERS, "other_class_hk1"),
     # --- periods: locks, deadlines, unlock requests and decisions ---
+    Case("periods.index", "GET", LEADERS),
+    Case("periods.set_deadline", "POST", LEADERS, "period_ck1"),
+    Case("periods.lock", "POST", LEADERS, "period_ck1"),
+    Case("periods.release_lock", "POST", LEADERS, "period_lock"),
+    Case("periods.set_year_deadline", "POST", LEADERS, "year_deadline"),
+    Case("periods.inbox", "GET", LEADERS),
+    Case("periods.decision", "GET", LEADERS, "unlock_request"),
+    Case("periods.grant", "POST", LEADERS, "unlock_request"),
+    Case("periods.refuse", "POST", LEADERS, "unlock_request"),
+    Case("periods.scan", "GET", LEADERS, "unlock_request"),
+    # Anyone who teaches may ask (the service refuses a scope they do not teach: tests/periods).
+    Case("periods.new_request", "GET", TEACHERS),
+    Case("periods.create_request", "POST", TEACHERS),
     # --- audit trail ---
+    Case("audit_trail.index", "GET", LEADERS),
+    Case("audit_trail.detail", "GET", LEADERS, "audit_event"),
+    Case("audit_trail.export_csv", "GET", LEADERS),
+    Case("audit_trail.verify", "POST", LEADERS),
     # --- progress dashboard ---
+    Case("dashboard.index", "GET", LEADERS),
 ]
 
 # Administration and imports: every route of these blueprints is for the admin role only. Their URL
@@ -149,7 +167,47 @@ def targets(session) -> dict[str, dict]:
         "van_9a2": pair("9A2", "Ngữ văn"),
         "flag_tin_6a1": flag(pair("6A1", "Tin học")),
         "flag_van_9a2": flag(pair("9A2", "Ngữ văn")),
+        **audit_targets(session),
+        **periods_targets(session, year, klass),
     }
+
+
+def periods_targets(session, year, klass) -> dict[str, dict]:
+    """A period, a year deadline, a principal's lock (9A2, mid-term II), a pending request (hoant, Toán 6A1)."""
+    from portal.models import GradePeriod, PeriodLock, Subject, UnlockRequest, YearDeadline
+
+    def period(code):
+        return session.exec(select(GradePeriod).where(GradePeriod.school_year_id == year.id,
+                                                      GradePeriod.code == code)).one()
+
+    def user(role):
+        return session.exec(select(User).where(User.username == ROLE_USERS[role])).one()
+
+    lock = PeriodLock(period_id=period("gk2").id, scope="class", class_id=klass("9A2").id,
+                      locked_by=user("principal").id)
+    toan = session.exec(select(Subject).where(Subject.code == "toan",
+                                              Subject.grade_id == klass("6A1").grade_id)).one()
+    request = UnlockRequest(period_id=period("ck1").id, class_id=klass("6A1").id, subject_id=toan.id,
+                            reason="Nhập nhầm điểm cuối kì của một em.", requested_by=user("homeroom").id)
+    session.add_all([lock, request])
+    session.commit()
+    deadline = session.exec(select(YearDeadline).where(YearDeadline.school_year_id == year.id,
+                                                       YearDeadline.code == "sending")).one()
+    return {
+        "period_ck1": {"period_id": period("ck1").id},
+        "year_deadline": {"deadline_id": deadline.id},
+        "period_lock": {"lock_id": lock.id},
+        "unlock_request": {"request_id": request.id},
+    }
+
+
+def audit_targets(session) -> dict[str, dict]:
+    """An audit event to open (the trail may hold none yet for an anonymous visitor)."""
+    from portal import audit
+
+    event = audit.record(session, "export", note="test_access")
+    session.commit()
+    return {"audit_event": {"event_id": event.id}}
 
 
 def admin_args(app, session, rule) -> dict:
