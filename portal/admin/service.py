@@ -20,7 +20,7 @@ from flask import current_app
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
-from portal import curriculum
+from portal import audit, curriculum
 from portal.admin.forms import DIGITS_12, EMAIL, PHONE, USERNAME, FormChecker
 from portal.auth.passwords import hash_password, password_problems
 from portal.auth.service import revoke_all_sessions, set_password
@@ -66,6 +66,35 @@ class ValidationFailed(DomainError):
     def __init__(self, errors: dict[str, str]):
         super().__init__("Dữ liệu chưa hợp lệ. " + " ".join(errors.values()))
         self.errors = errors
+
+
+# --- Audit of administrative changes --------------------------------------------------------------------
+# Everything here that ends up on a transcript (the school, classes and their homeroom teacher, teachers'
+# names and personal IDs, students' profiles and photos, guardians, teaching assignments) appends an
+# "admin.changed" audit event with the changed fields before → after, in the same transaction.
+
+
+def _snapshot(row) -> dict:
+    values = {}
+    for column in row.__table__.columns:
+        value = getattr(row, column.name)
+        if column.name == "password_hash" or isinstance(value, bytes):
+            continue
+        values[column.name] = value.isoformat() if hasattr(value, "isoformat") else value
+    return values
+
+
+def _audit(session: Session, row, before: dict | None, *, after: dict | None = None, deleted: bool = False,
+           note: str = "", **fields) -> None:
+    """Record the difference between `before` and the row now (or its deletion)."""
+    after = None if deleted else (after if after is not None else _snapshot(row))
+    if before is not None and after is not None:
+        changed = sorted(k for k in after if before.get(k) != after[k])
+        if not changed:
+            return
+        before, after = {k: before.get(k) for k in changed}, {k: after[k] for k in changed}
+    audit.record(session, "admin.changed", object_type=row.__tablename__, object_id=getattr(row, "id", "") or "",
+                 before=before, after=after, note=note, **fields)
 
 
 def _raise_if_errors(form: FormChecker) -> None:
@@ -116,11 +145,14 @@ def save_school(*, session: Session, actor_id: int, data: Mapping) -> School:
         if outside:
             f.fail("level", f"Trường đã có khối {', '.join(map(str, outside))}, không thuộc cấp học này.")
     _raise_if_errors(f)
-    school = get_school(session) or School(**values)
+    school = get_school(session)
+    before = _snapshot(school) if school is not None else None
+    school = school or School(**values)
     for key, value in values.items():
         setattr(school, key, value)
     session.add(school)
     session.flush()
+    _audit(session, school, before, note="Hồ sơ trường")
     return school
 
 
@@ -403,15 +435,18 @@ def create_class(*, session: Session, actor_id: int, year_id: int, data: Mapping
     klass = SchoolClass(school_year_id=year_id, **values)
     session.add(klass)
     session.flush()
+    _audit(session, klass, None, class_id=klass.id, school_year_id=year_id, note=f"Lớp {klass.name}")
     return klass
 
 
 def update_class(*, session: Session, actor_id: int, class_id: int, data: Mapping) -> SchoolClass:
     klass = _get(session, SchoolClass, class_id, "Không tìm thấy lớp học.")
+    before = _snapshot(klass)
     for key, value in _class_values(session, FormChecker(data), klass.school_year_id, klass).items():
         setattr(klass, key, value)
     session.add(klass)
     session.flush()
+    _audit(session, klass, before, class_id=klass.id, school_year_id=klass.school_year_id, note=f"Lớp {klass.name}")
     return klass
 
 
@@ -758,7 +793,17 @@ def create_staff(*, session: Session, actor_id: int, data: Mapping) -> User:
     user = User(username=values["username"], full_name=values["full_name"], password_hash=hash_password(password),
                 must_change_password=True)
     _write_staff(session, user, values)
+    _audit(session, user, None, after=_staff_snapshot(session, user), note=f"Tài khoản {user.username}")
     return user
+
+
+def _staff_snapshot(session: Session, user: User) -> dict:
+    """The account's transcript-relevant fields: name, roles, personal ID, title, department."""
+    profile = session.get(TeacherProfile, user.id)
+    roles = sorted(session.exec(select(UserRole.role).where(UserRole.user_id == user.id)))
+    return {"username": user.username, "full_name": user.full_name, "active": user.active, "roles": roles,
+            "personal_id": profile.personal_id if profile else None, "title": profile.title if profile else None,
+            "department_id": profile.department_id if profile else None}
 
 
 def update_staff(*, session: Session, actor_id: int, user_id: int, data: Mapping) -> User:
@@ -766,7 +811,10 @@ def update_staff(*, session: Session, actor_id: int, user_id: int, data: Mapping
     f = FormChecker(data)
     values = _staff_values(session, f, user, actor_id)
     _raise_if_errors(f)
+    before = _staff_snapshot(session, user)
     _write_staff(session, user, values)
+    session.flush()
+    _audit(session, user, before, after=_staff_snapshot(session, user), note=f"Tài khoản {user.username}")
     return user
 
 
@@ -775,11 +823,13 @@ def set_account_active(*, session: Session, actor_id: int, user_id: int, active:
     user = _get(session, User, user_id, "Không tìm thấy tài khoản.")
     if user.id == actor_id and not active:
         raise DomainError("Bạn không thể tự khoá tài khoản của chính mình.")
+    before = {"active": user.active}
     user.active = active
     session.add(user)
     if not active:
         revoke_all_sessions(session, user_id=user.id)
     session.flush()
+    _audit(session, user, before, after={"active": active}, note=f"Tài khoản {user.username}")
     return user
 
 
@@ -791,6 +841,8 @@ def reset_password(*, session: Session, actor_id: int, user_id: int, data: Mappi
     _raise_if_errors(f)
     set_password(session, user=user, password=password, must_change=True)
     session.flush()
+    _audit(session, user, {"must_change_password": False}, after={"must_change_password": True},
+           note=f"Đặt lại mật khẩu tài khoản {user.username}")
     return user
 
 
@@ -854,6 +906,7 @@ def save_assignments(*, session: Session, actor_id: int, class_id: int, data: Ma
         wanted[subject.id] = teacher_id
     _raise_if_errors(f)
     changed = 0
+    before_all = {str(k): v.teacher_id for k, v in existing.items()}
     for subject_id, teacher_id in wanted.items():
         row = existing.get(subject_id)
         if row is not None and teacher_id is None:
@@ -867,6 +920,10 @@ def save_assignments(*, session: Session, actor_id: int, class_id: int, data: Ma
             continue
         changed += 1
     session.flush()
+    if changed:
+        after_all = {**before_all, **{str(k): v for k, v in wanted.items()}}
+        _audit(session, klass, before_all, after={k: v for k, v in after_all.items() if v is not None},
+               class_id=klass.id, school_year_id=klass.school_year_id, note=f"Phân công giảng dạy lớp {klass.name}")
     return changed
 
 
@@ -1009,18 +1066,24 @@ def create_student(*, session: Session, actor_id: int, data: Mapping, today: dat
     session.flush()
     _place_in_class(session, student, values["class_id"], today or date.today())
     session.flush()
+    _audit(session, student, None, after={**_snapshot(student), "class_id": values["class_id"]},
+           student_id=student.id, class_id=values["class_id"], note=f"Học sinh {student.full_name}")
     return student
 
 
 def update_student(*, session: Session, actor_id: int, student_id: int, data: Mapping,
                    today: date | None = None) -> Student:
     student = _get(session, Student, student_id, "Không tìm thấy học sinh.")
+    enrollment = current_enrollment(session, student.id)
+    before = {**_snapshot(student), "class_id": enrollment.class_id if enrollment else None}
     values = _student_values(session, FormChecker(data), student)
     for key, value in values["student"].items():
         setattr(student, key, value)
     session.add(student)
     _place_in_class(session, student, values["class_id"], today or date.today())
     session.flush()
+    _audit(session, student, before, after={**_snapshot(student), "class_id": values["class_id"]},
+           student_id=student.id, class_id=values["class_id"], note=f"Học sinh {student.full_name}")
     return student
 
 
@@ -1054,9 +1117,12 @@ def save_photo(*, session: Session, actor_id: int, student_id: int, data: bytes)
         raise ValidationFailed({"photo": "Tệp ảnh bị hỏng hoặc không đọc được."})
     photo = session.get(StudentPhoto, student.id) or StudentPhoto(student_id=student.id, mime=mime, data=b"")
     photo.mime, photo.data, photo.updated_at = mime, data, utcnow()
+    before = {"photo_sha256": student.photo_sha256}
     student.photo_sha256 = hashlib.sha256(data).hexdigest()
     session.add_all([photo, student])
     session.flush()
+    _audit(session, student, before, after={"photo_sha256": student.photo_sha256}, student_id=student.id,
+           note=f"Ảnh học sinh {student.full_name}")
     return photo
 
 
@@ -1150,17 +1216,20 @@ def add_guardian(*, session: Session, actor_id: int, student_id: int, data: Mapp
     _apply_account(session, guardian, values["account"])
     session.add(StudentGuardian(student_id=student.id, guardian_id=guardian.id))
     session.flush()
+    _audit(session, guardian, None, student_id=student.id, note=f"Thêm người giám hộ của {student.full_name}")
     return guardian
 
 
 def update_guardian(*, session: Session, actor_id: int, student_id: int, guardian_id: int,
                     data: Mapping) -> Guardian:
     guardian = guardian_of(session, student_id, guardian_id)
+    before = _snapshot(guardian)
     values = _guardian_values(session, FormChecker(data), guardian)
     for key, value in values["guardian"].items():
         setattr(guardian, key, value)
     _apply_account(session, guardian, values["account"])
     session.flush()
+    _audit(session, guardian, before, student_id=student_id, note="Sửa người giám hộ")
     return guardian
 
 
@@ -1168,6 +1237,8 @@ def remove_guardian(*, session: Session, actor_id: int, student_id: int, guardia
     """Unlink a guardian from a student; a guardian left with no child is deleted and their
     parent-only account disabled, so it cannot keep reading anything."""
     guardian = guardian_of(session, student_id, guardian_id)
+    _audit(session, guardian, _snapshot(guardian), deleted=True, student_id=student_id,
+           note="Bỏ người giám hộ khỏi học sinh")
     session.delete(session.get(StudentGuardian, (student_id, guardian_id)))
     session.flush()
     if session.exec(select(StudentGuardian).where(StudentGuardian.guardian_id == guardian.id)).first() is None:

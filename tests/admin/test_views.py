@@ -746,3 +746,50 @@ def test_edit_guardian_resets_parent_password(admin, db):
     assert parent.must_change_password
     with db() as s:
         assert s.get(Guardian, guardian.id).phone == "0987654321"
+
+
+# --- Audit of administrative changes ------------------------------------------------------------------
+
+
+def test_admin_changes_to_transcript_data_are_audited_with_before_and_after(admin, db, app):
+    import json
+
+    from portal import audit
+    from portal.db import engine_for
+    from portal.models import AuditEvent
+
+    klass_a, klass_b = class_named(db, "6A1"), class_named(db, "6A2")
+    with db() as s:
+        enrollment, student = s.exec(select(Enrollment, Student).join(Student)
+                                     .where(Enrollment.class_id == klass_a.id)).first()
+        before_count = len(s.exec(select(AuditEvent)).all())
+    data = new_student(student_code=student.student_code, personal_id=student.personal_id,
+                       full_name="Nguyễn Văn Đổi Tên", date_of_birth=student.date_of_birth.isoformat(),
+                       class_id=klass_b.id)
+    assert admin.post(f"/quan-tri/hoc-sinh/{student.id}", data=data).status_code == 302
+    # Saving the same form again changes nothing: no event.
+    assert admin.post(f"/quan-tri/hoc-sinh/{student.id}", data=data).status_code == 302
+    with db() as s:
+        events = s.exec(select(AuditEvent).where(AuditEvent.id > before_count).order_by(AuditEvent.id)).all()
+    changes = [e for e in events if e.action == "admin.changed"]
+    assert len(changes) == 1
+    event = changes[0]
+    assert (event.object_type, event.object_id, event.student_id) == ("students", str(student.id), student.id)
+    assert event.actor_name and event.ip
+    before, after = json.loads(event.before), json.loads(event.after)
+    assert before["full_name"] == student.full_name and after["full_name"] == "Nguyễn Văn Đổi Tên"
+    assert (before["class_id"], after["class_id"]) == (klass_a.id, klass_b.id)
+    assert "student_code" not in after  # only what changed
+    with app.app_context():
+        assert audit.verify(engine_for(app)).ok
+
+
+def test_a_refused_admin_change_records_nothing(admin, db):
+    from portal.models import AuditEvent
+
+    with db() as s:
+        before = len(s.exec(select(AuditEvent).where(AuditEvent.action == "admin.changed")).all())
+    response = admin.post("/quan-tri/hoc-sinh/moi", data=new_student(full_name="", date_of_birth="31/02/2013"))
+    assert response.status_code == 400
+    with db() as s:
+        assert len(s.exec(select(AuditEvent).where(AuditEvent.action == "admin.changed")).all()) == before
