@@ -5,6 +5,7 @@ in poppler's pdfsig, and a changed byte breaks it."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
 import os
 import stat
@@ -32,6 +33,13 @@ def pki(tmp_path_factory):
         cert = ca.issue(session, ca_cert, request)
         tokens.store_certificate(session, "user-7", cert.dump())
     return {"instance": instance, "pin": pin, "ca": ca_cert, "cert": cert}
+
+
+def in_thread(function, *args):
+    """Run pyHanko's sync entry points (they call asyncio.run) off this thread: a browser test may have left
+    Playwright's event loop running in this worker process."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(function, *args).result()
 
 
 def test_token_is_created_once_with_pins_kept_private(pki):
@@ -68,13 +76,13 @@ def test_certificate_names_the_holder_and_chains_to_the_demo_ca(pki):
     assert cert.key_usage_value.native == {"digital_signature", "non_repudiation"}
     assert ca.read_ca(pki["instance"]).dump() == pki["ca"].dump()
     context = ValidationContext(trust_roots=[pki["ca"]], allow_fetching=False)
-    path = asyncio.run(CertificateValidator(cert, validation_context=context)
-                       .async_validate_usage({"non_repudiation"}))
+    path = in_thread(asyncio.run, CertificateValidator(cert, validation_context=context)
+                     .async_validate_usage({"non_repudiation"}))
     assert path.leaf.dump() == cert.dump() and path.first.dump() == pki["ca"].dump()
     from pyhanko_certvalidator.errors import PathBuildingError
 
     with pytest.raises(PathBuildingError):
-        asyncio.run(CertificateValidator(cert, validation_context=ValidationContext(
+        in_thread(asyncio.run, CertificateValidator(cert, validation_context=ValidationContext(
             trust_roots=[], allow_fetching=False)).async_validate_usage({"non_repudiation"}))
 
 
@@ -114,9 +122,9 @@ def test_pdf_signed_on_the_token_validates_in_pyhanko_and_pdfsig(pki, tmp_path):
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
-    data = _signed_pdf(pki)
+    data = in_thread(_signed_pdf, pki)
     context = ValidationContext(trust_roots=[pki["ca"]], allow_fetching=False)
-    status = validate_pdf_signature(PdfFileReader(io.BytesIO(data)).embedded_signatures[0], context)
+    status = in_thread(validate_pdf_signature, PdfFileReader(io.BytesIO(data)).embedded_signatures[0], context)
     assert status.bottom_line and status.trusted and status.intact
     nss = tmp_path / "nss"
     nss.mkdir()
