@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text, update
+from sqlalchemy import insert, text, update
 from sqlmodel import Session, select
 
 from portal.models import AuditEvent, AuditHead
@@ -111,17 +111,16 @@ def record(session: Session, action: str, *, before: Any = None, after: Any = No
             values[name] = int(values[name])
     values["actor_name"] = (values["actor_name"] or "")[:150]
     values["note"] = (values["note"] or "")[:1000]
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()
-                        .execution_options(populate_existing=True)).one()
-    values.update(id=head.last_id + 1, at=now_text(), action=action, before=canonical(before),
-                  after=canonical(after))
-    digest = event_hash(head.hash, {name: values[name] for name in FIELDS})
-    event = AuditEvent(**values, prev_hash=head.hash, hash=digest)
-    session.add(event)
-    session.flush()
-    session.exec(update(AuditHead).where(AuditHead.id == 1)
-                 .values(count=AuditHead.count + 1, last_id=event.id, hash=digest))
-    return event
+    # Core statements, not the ORM unit of work: this runs inside every write and holds SQLite's write lock.
+    last_id, prev_hash = session.execute(
+        select(AuditHead.last_id, AuditHead.hash).where(AuditHead.id == 1).with_for_update()).one()
+    values.update(id=last_id + 1, at=now_text(), action=action, before=canonical(before), after=canonical(after))
+    digest = event_hash(prev_hash, {name: values[name] for name in FIELDS})
+    row = {**values, "prev_hash": prev_hash, "hash": digest}
+    session.execute(insert(AuditEvent).values(**row))
+    session.execute(update(AuditHead).where(AuditHead.id == 1)
+                    .values(count=AuditHead.count + 1, last_id=row["id"], hash=digest))
+    return AuditEvent(**row)
 
 
 def record_now(action: str, *, app=None, **fields) -> None:

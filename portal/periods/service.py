@@ -166,8 +166,10 @@ def active_grant(session: Session, scope: Scope, period_id: int, now: datetime) 
 
 def lock_state(session: Session, scope: Scope, now: datetime | None = None) -> LockState:
     now = now or clock.now()
-    year = session.get(SchoolYear, scope.school_year_id)
-    period = ensure_periods(session, year)[scope.period]
+    period = session.exec(select(GradePeriod).where(GradePeriod.school_year_id == scope.school_year_id,
+                                                    GradePeriod.code == scope.period)).first()
+    if period is None:  # a year created before its periods: create them with the defaults
+        period = ensure_periods(session, session.get(SchoolYear, scope.school_year_id))[scope.period]
     locks = active_locks(session, period.id, class_id=scope.class_id, grade_id=scope.grade_id)
     by_deadline = deadline_passed(period, now)
     locked = bool(locks) or by_deadline
