@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from flask import current_app, flash, redirect, render_template, request, send_file, url_for
 from sqlmodel import select
 
-from portal import clock
+from portal import audit, clock
 from portal.authz import ANY, current_actor, policy
 from portal.db import get_session
 from portal.errors import Conflict, DomainError, NotFound
@@ -344,11 +344,13 @@ def scan(request_id: int):
     if hashlib.sha256(data).hexdigest() != row.scan_sha256:
         raise Conflict("Tệp biên bản đã bị thay đổi sau khi lưu (mã SHA-256 không khớp), nên không được tải "
                        "xuống. Hãy báo quản trị hệ thống.")
-    response = send_file(io.BytesIO(data), mimetype=row.scan_mime, as_attachment=True,
-                         download_name=row.scan_name or os.path.basename(row.scan_path), max_age=0)
+    mime, name, digest = row.scan_mime, row.scan_name or os.path.basename(row.scan_path), row.scan_sha256
+    audit.record_now("export", object_type="unlock_scan", object_id=row.id, class_id=row.class_id,
+                     note=f"Bản quét biên bản của đề nghị mở khóa số {row.id} (SHA-256 {digest[:16]}…)")
+    response = send_file(io.BytesIO(data), mimetype=mime, as_attachment=True, download_name=name, max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Scan-SHA256"] = row.scan_sha256
+    response.headers["X-Scan-SHA256"] = digest
     return response
 
 

@@ -198,6 +198,14 @@ def test_pdf_scan_is_kept_and_downloadable_with_the_same_sha256(app, session):
     assert download.mimetype == "application/pdf"
     assert download.headers["Content-Disposition"].startswith("attachment")
     assert hashlib.sha256(download.data).hexdigest() == digest
+    from sqlmodel import select
+
+    from portal.models import AuditEvent
+
+    session.commit()
+    exports = session.exec(select(AuditEvent).where(AuditEvent.action == "export",
+                                                    AuditEvent.object_type == "unlock_scan")).all()
+    assert [(e.object_id, e.actor_name != "") for e in exports] == [(str(row.id), True)]
     assert sign_in(app, "vice_principal").get(link).status_code == 200
     assert sign_in(app, "teacher").get(link).status_code == 403
 
