@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
@@ -121,12 +122,16 @@ def _loads(text: str):
         return text
 
 
+SCORE = re.compile(r"\d{1,2}\.\d")
+
+
 def shown(value) -> str:
     """A JSON value as the screen shows it: text as it is, "(trống)" for nothing, JSON for structures."""
     if value is None or value == "":
         return EMPTY
     if isinstance(value, str):
-        return value
+        # A stored score ("7.5") is shown the Vietnamese way ("7,5"), as everywhere else on screen.
+        return value.replace(".", ",") if SCORE.fullmatch(value) else value
     if isinstance(value, bool):
         return "có" if value else "không"
     if isinstance(value, int | float):

@@ -181,14 +181,14 @@ def test_detail_shows_the_before_after_diff_field_by_field(leader, trail):
     changed = re.findall(r'<tr class="audit-changed">(.*?)</tr>', page, re.S)
     same = re.findall(r'<tr class="audit-same">(.*?)</tr>', page, re.S)
     assert len(changed) == 2 and not same  # value and version both changed
-    assert "Giá trị" in changed[0] and "<del class=\"audit-before\">7.5</del>" in changed[0]
-    assert "<ins class=\"audit-after\">8.0</ins>" in changed[0]
+    assert "Giá trị" in changed[0] and "<del class=\"audit-before\">7,5</del>" in changed[0]
+    assert "<ins class=\"audit-after\">8,0</ins>" in changed[0]
     assert "Hash khớp nội dung" in page
 
 
 def test_detail_of_a_creation_shows_empty_before(leader, trail):
     page = leader.get(f"{BASE}/{trail['grade_9a2']}").get_data(as_text=True)
-    assert "(trống)" in page and "6.0" in page
+    assert "(trống)" in page and "6,0" in page
 
 
 def test_detail_names_the_grant(app, leader, trail):
