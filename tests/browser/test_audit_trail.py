@@ -8,8 +8,7 @@ from sqlmodel import select
 from portal.models import SchoolClass, SchoolYear
 from tests.audit.conftest import add_events
 from tests.browser.conftest import (
-    DESKTOP,
-    PHONE,
+    SIZES,
     assert_no_horizontal_overflow,
     assert_same_origin,
     login,
@@ -17,7 +16,6 @@ from tests.browser.conftest import (
     screenshot,
 )
 
-SIZES = pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=lambda s: f"{s[0]}x{s[1]}")
 LONG_AGENT = "Mozilla/5.0 (Linux; Android 13; SM-A145F) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile"
 
 
@@ -71,7 +69,7 @@ def test_list_filter_detail_and_verify(live_server, page_at, trail, size):
     page.locator(".audit-table tbody tr a").first.click()
     expect(page.locator("h1")).to_contain_text("Sửa điểm/mức đánh giá")
     expect(page.locator("tr.audit-changed")).to_have_count(2)
-    expect(page.locator("tr.audit-changed ins").first).to_have_text("8.0")
+    expect(page.locator("tr.audit-changed ins").first).to_have_text("8,0")
     assert_no_horizontal_overflow(page)
     screenshot(page, f"audit-detail-{width}x{height}")
     assert_same_origin(requests, live_server)
