@@ -241,18 +241,23 @@ def release_lock(session: Session, *, actor, lock_id: int) -> PeriodLock:
     return row
 
 
+def _move_date(session: Session, row, field: str, new: date, action: str, **event) -> None:
+    """Set a deadline-like date on a row and record the change (nothing when it is unchanged)."""
+    before = getattr(row, field)
+    if before != new:
+        setattr(row, field, new)
+        session.add(row)
+        session.flush()
+        audit.record(session, action, object_type=row.__tablename__.rstrip("s"), object_id=row.id,
+                     school_year_id=row.school_year_id, before={field: before.isoformat()},
+                     after={field: new.isoformat()}, **event)
+
+
 def set_deadline(session: Session, *, actor, period_id: int, deadline: date) -> GradePeriod:
     period = session.get(GradePeriod, period_id)
     if period is None:
         raise NotFound("Không tìm thấy kì đánh giá.")
-    before = period.deadline
-    if before != deadline:
-        period.deadline = deadline
-        session.add(period)
-        session.flush()
-        audit.record(session, "period.deadline_changed", object_type="grade_period", object_id=period.id,
-                     school_year_id=period.school_year_id, period=period.code,
-                     before={"deadline": before.isoformat()}, after={"deadline": deadline.isoformat()})
+    _move_date(session, period, "deadline", deadline, "period.deadline_changed", period=period.code)
     return period
 
 
@@ -260,14 +265,7 @@ def set_year_deadline(session: Session, *, actor, deadline_id: int, due: date) -
     row = session.get(YearDeadline, deadline_id)
     if row is None:
         raise NotFound("Không tìm thấy hạn này.")
-    before = row.due
-    if before != due:
-        row.due = due
-        session.add(row)
-        session.flush()
-        audit.record(session, "deadline.changed", object_type="year_deadline", object_id=row.id,
-                     school_year_id=row.school_year_id, note=row.code,
-                     before={"due": before.isoformat()}, after={"due": due.isoformat()})
+    _move_date(session, row, "due", due, "deadline.changed", note=row.code)
     return row
 
 

@@ -26,6 +26,8 @@ CHROMIUM_ARGS = [
 ]
 PHONE = (390, 844)
 DESKTOP = (1280, 800)
+# Parametrize a test over the phone and desktop viewports (ids "390x844", "1280x800").
+SIZES = pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=lambda s: f"{s[0]}x{s[1]}")
 
 
 def pytest_configure(config):

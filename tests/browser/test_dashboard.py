@@ -5,8 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import (
-    DESKTOP,
-    PHONE,
+    SIZES,
     assert_no_horizontal_overflow,
     assert_same_origin,
     login,
@@ -15,8 +14,6 @@ from tests.browser.conftest import (
 )
 from tests.dashboard.helpers import save, save_homeroom, set_deadlines
 from tests.review.helpers import current_class
-
-SIZES = pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=lambda s: f"{s[0]}x{s[1]}")
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from portal.authz import Actor
 from portal.models import GradePeriod, SchoolYear, Subject, User
 from portal.periods import service as periods
 from tests.browser.conftest import (
-    DESKTOP,
-    PHONE,
+    SIZES,
     assert_no_horizontal_overflow,
     assert_same_origin,
     login,
@@ -24,7 +23,6 @@ from tests.browser.conftest import (
 from tests.conftest import ROLE_USERS
 from tests.factories import current_class
 
-SIZES = pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=lambda s: f"{s[0]}x{s[1]}")
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 

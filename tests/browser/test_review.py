@@ -5,8 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import (
-    DESKTOP,
-    PHONE,
+    SIZES,
     assert_no_horizontal_overflow,
     assert_same_origin,
     login,
@@ -14,8 +13,6 @@ from tests.browser.conftest import (
     screenshot,
 )
 from tests.review.helpers import current_class, fill_student, roster, subject
-
-SIZES = pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=lambda s: f"{s[0]}x{s[1]}")
 
 
 @pytest.fixture
