@@ -542,3 +542,105 @@ class SignerKey(SQLModel, table=True):
     not_after: datetime
     active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- Transcripts (issue: transcripts) ---------------------------------------------------------------------
+
+# draft: prepared (rendered, XML sealed) and open for signatures; released: phát hành, immutable; revoked:
+# thu hồi (a new version references it); void: a draft withdrawn before release (data changed).
+TRANSCRIPT_STATUSES = {"signing": "Đang ký", "released": "Đã phát hành", "revoked": "Đã thu hồi",
+                       "void": "Đã hủy bản nháp"}
+# The legal order of signatures: every subject/activity teacher (any order among them) → homeroom teacher
+# → principal → school seal.
+SIGNER_ROLES = {"subject": "Giáo viên môn học", "homeroom": "Giáo viên chủ nhiệm", "principal": "Hiệu trưởng",
+                "school": "Con dấu số của nhà trường"}
+SIGNER_STAGES = {"subject": 1, "homeroom": 2, "principal": 3, "school": 4}
+
+
+class Transcript(SQLModel, table=True):
+    """One version of one student's transcript for one school year: the signed PDF and sealed XML.
+
+    The PDF grows by one incremental update per signature; once `status` is "released" the row is frozen
+    (database triggers, migration 0005): only revocation may change it, and only its revocation fields.
+    """
+
+    __tablename__ = "transcripts"
+    __table_args__ = (UniqueConstraint("student_id", "school_year_id", "version"),
+                      Index("ix_transcripts_year_status", "school_year_id", "status"))
+    id: int | None = Field(default=None, primary_key=True)
+    student_id: int = Field(foreign_key="students.id", index=True)
+    school_year_id: int = Field(foreign_key="school_years.id")
+    class_id: int = Field(foreign_key="classes.id", index=True)
+    version: int = Field(default=1)  # phienban
+    record_id: str = Field(max_length=36)  # madinhdanhhocba: the same for every version of a student-year
+    verify_code: str = Field(max_length=20, unique=True)  # printed on every page, per version
+    status: str = Field(default="signing", max_length=10)  # key of TRANSCRIPT_STATUSES
+    supersedes_id: int | None = Field(default=None, foreign_key="transcripts.id")
+    regime: str = Field(max_length=4)  # tt22 | tt27
+    data_json: str  # canonical JSON of the national record (what the XML and the PDF show)
+    data_sha256: str = Field(max_length=64)
+    xml: bytes  # the XML data file, XAdES-BES signed by the school
+    pdf: bytes  # the current PDF: rendered, then one incremental update per signature
+    pdf_sha256: str = Field(max_length=64)
+    issue_date: date  # ngaykyphathanh, printed next to the principal's signature
+    issue_place: str = Field(max_length=150)  # diadanhphathanh
+    prepared_by: int = Field(foreign_key="users.id")
+    prepared_at: datetime = Field(default_factory=utcnow)
+    released_by: int | None = Field(default=None, foreign_key="users.id")
+    released_at: datetime | None = None
+    revoked_by: int | None = Field(default=None, foreign_key="users.id")
+    revoked_at: datetime | None = None
+    revoke_reason: str | None = Field(default=None, max_length=1000)
+    revoke_minutes_number: str | None = Field(default=None, max_length=50)
+    revoke_minutes_date: date | None = None
+    revoke_approver: str | None = Field(default=None, max_length=150)
+    revoke_scan_path: str | None = Field(default=None, max_length=200)
+    revoke_scan_sha256: str | None = Field(default=None, max_length=64)
+
+
+class TranscriptSignature(SQLModel, table=True):
+    """One required signature of a transcript version, in the legal order (`stage`, then `position`)."""
+
+    __tablename__ = "transcript_signatures"
+    __table_args__ = (UniqueConstraint("transcript_id", "position"),
+                      Index("ix_transcript_signatures_user_status", "user_id", "status"))
+    id: int | None = Field(default=None, primary_key=True)
+    transcript_id: int = Field(foreign_key="transcripts.id", index=True)
+    position: int  # 1.. in signing order; the PDF field is named after it
+    stage: int  # SIGNER_STAGES of the role: all signatures of a stage precede the next stage's
+    role: str = Field(max_length=10)  # key of SIGNER_ROLES
+    user_id: int | None = Field(default=None, foreign_key="users.id")  # NULL for the school seal
+    signer_name: str = Field(max_length=150)
+    subjects: str = Field(default="", max_length=500)  # subject names a teacher signs for
+    field_name: str = Field(max_length=60)
+    status: str = Field(default="pending", max_length=10)  # pending | signed
+    signed_at: datetime | None = None
+    signer_key_id: int | None = Field(default=None, foreign_key="signer_keys.id")
+    cert_serial: str | None = Field(default=None, max_length=64)
+
+
+class JobItem(SQLModel, table=True):
+    """One item of a batch job (e.g. one transcript to sign) and its outcome with the reason of a failure."""
+
+    __tablename__ = "job_items"
+    __table_args__ = (UniqueConstraint("job_id", "transcript_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="jobs.id", index=True)
+    transcript_id: int = Field(foreign_key="transcripts.id", index=True)
+    status: str = Field(default="queued", max_length=10)  # queued | done | failed
+    error: str | None = Field(default=None, max_length=1000)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+# --- Public verification --------------------------------------------------------------------------------
+
+
+class VerifyAttempt(SQLModel, table=True):
+    """One public verification (file upload or code lookup), counted per client to rate-limit them across
+    processes; rows older than the window are pruned as new ones arrive."""
+
+    __tablename__ = "verify_attempts"
+    __table_args__ = (Index("ix_verify_attempts_client_at", "client", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    client: str = Field(max_length=64)  # keyed hash of the client address: no address is stored
+    at: datetime = Field(default_factory=utcnow, index=True)

@@ -33,6 +33,7 @@ from portal.models import (
     Subject,
     SubjectComment,
     TeachingAssignment,
+    Transcript,
     User,
     utcnow,
 )
@@ -102,6 +103,16 @@ def slots_for(pair: Pair, term: str) -> list[rules.Slot]:
 # --- Writes ---------------------------------------------------------------------------------------------
 
 
+def require_unreleased(session: Session, *, student_id: int, school_year_id: int) -> None:
+    """Refuse a change to a student's year whose transcript is released (the database refuses it too)."""
+    version = session.exec(select(Transcript.version).where(
+        Transcript.student_id == student_id, Transcript.school_year_id == school_year_id,
+        Transcript.status == "released")).first()
+    if version is not None:
+        raise Conflict(f"Học bạ năm học này của học sinh đã phát hành (phiên bản {version}): dữ liệu không thể "
+                       "sửa. Muốn sửa, Hiệu trưởng phải thu hồi học bạ theo quyết định bằng văn bản.")
+
+
 def _versioned_write(session: Session, model, *, key: dict, values: dict, version: int, actor_id: int,
                      describe, scope: periods.Scope, action: str, label: str) -> object:
     """Insert or update one row if its version is still `version` (0 = not created yet); else Conflict.
@@ -110,6 +121,8 @@ def _versioned_write(session: Session, model, *, key: dict, values: dict, versio
     event (before → after, the grant it was made under) in the same transaction.
     """
     grant_id = periods.require_open(session, scope)
+    if scope.student_id is not None:
+        require_unreleased(session, student_id=scope.student_id, school_year_id=scope.school_year_id)
     row = session.exec(select(model).filter_by(**key)).first()
     field_name = "value" if "value" in values else "text"
     before = None if row is None else {field_name: getattr(row, field_name), "version": row.version}
@@ -274,12 +287,13 @@ class Sheet:
         return len(self.rows) * len(self.slots)
 
 
-def class_roster(session: Session, class_id: int) -> list[tuple[Enrollment, Student]]:
-    return session.exec(
-        select(Enrollment, Student).join(Student, Student.id == Enrollment.student_id)
-        .where(Enrollment.class_id == class_id, Enrollment.left_on.is_(None))
-        .order_by(Enrollment.number, Student.full_name)
-    ).all()
+def class_roster(session: Session, class_id: int, *, include_left: bool = False) -> list[tuple[Enrollment, Student]]:
+    """The class's students in roll order; those who left it (e.g. at the end of a past year) only on request."""
+    query = select(Enrollment, Student).join(Student, Student.id == Enrollment.student_id) \
+        .where(Enrollment.class_id == class_id)
+    if not include_left:
+        query = query.where(Enrollment.left_on.is_(None))
+    return session.exec(query.order_by(Enrollment.number, Student.full_name)).all()
 
 
 def load_sheet(session: Session, *, class_id: int, subject_id: int, term: str) -> Sheet:

@@ -115,12 +115,13 @@ def load_class(session: Session, class_id: int) -> SchoolClass:
     return klass
 
 
-def load_class_year(session: Session, *, class_id: int, student_ids: list[int] | None = None) -> ClassYear:
+def load_class_year(session: Session, *, class_id: int, student_ids: list[int] | None = None,
+                    include_left: bool = False) -> ClassYear:
     """Load a class's roster with each student's cells, records and computed year, in a few queries."""
     klass = load_class(session, class_id)
     grade = session.get(Grade, klass.grade_id)
     year = session.get(SchoolYear, klass.school_year_id)
-    roster = class_roster(session, class_id)
+    roster = class_roster(session, class_id, include_left=include_left)
     if student_ids is not None:
         roster = [(e, s) for e, s in roster if s.id in student_ids]
     subjects = session.exec(select(Subject).where(Subject.grade_id == grade.id).order_by(Subject.position)).all()
