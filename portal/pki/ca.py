@@ -105,13 +105,13 @@ def create_ca(session, school_name: str, *, now: datetime | None = None) -> x509
 
 
 def issue(session, ca_cert: x509.Certificate, request: csr.CertificationRequest, *,
-          now: datetime | None = None, years: int = SIGNER_YEARS) -> x509.Certificate:
+          now: datetime | None = None, years: int = SIGNER_YEARS, usage: set[str] | None = None) -> x509.Certificate:
     """Check a request's own signature and issue a signing certificate for it, signed by the CA on the token."""
     info = request["certification_request_info"]
     _check_csr_signature(request)
     public = info["subject_pk_info"]
     now = (now or datetime.now(UTC)).replace(microsecond=0) - timedelta(minutes=5)
-    usage = {"digital_signature", "non_repudiation"}
+    usage = usage or {"digital_signature", "non_repudiation"}
     tbs = x509.TbsCertificate({
         "version": "v3", "serial_number": secrets.randbits(63), "signature": SIG_ALGO,
         "issuer": ca_cert.subject, "validity": _validity(now, years), "subject": info["subject"],

@@ -86,3 +86,123 @@ def provision(session: Session, instance_path: str, *, token: str = tokens.DEFAU
             result.signers.append(SCHOOL_KEY)
     session.flush()
     return result
+
+
+# --- Admin: point a signer at another token, key and certificate ---------------------------------------
+
+
+class ImportRefused(Exception):
+    """The key or certificate cannot be used; `problems` lists why (Vietnamese)."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _proves_key(token_session, label: str, cert) -> bool:
+    """Sign a challenge with the token's key and check it with the certificate's public key."""
+    import secrets as _secrets
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    challenge = _secrets.token_bytes(32)
+    signature = tokens.sign_sha256_rsa(token_session, label, challenge)
+    public = serialization.load_der_public_key(cert.public_key.dump())
+    try:
+        public.verify(signature, challenge, padding.PKCS1v15(), hashes.SHA256())
+        return True
+    except InvalidSignature:
+        return False
+
+
+def import_signer(session: Session, instance_path: str, *, actor_id: int, user_id: int | None, module: str,
+                  token_label: str, key_label: str, certificate: bytes, pin: str = "",
+                  trust_root: bytes | None = None) -> SignerKey:
+    """Point a person (or, with user_id None, the school seal) at a key on any PKCS#11 token with its certificate.
+
+    Checks before anything is saved: the library loads, the token is found by label and opens with the PIN
+    (a new PIN is kept in instance/secrets, never in the database), the key exists and matches the
+    certificate (a challenge signed on the token verifies with the certificate's key), the certificate
+    names the holder (serialNumber = personal ID, or the school's code), allows digitalSignature and
+    nonRepudiation, is valid now and chains to the trust roots (an uploaded root is added to
+    instance/pki/trust/). The caller commits; the previous key of the signer is deactivated.
+    """
+    import hashlib
+    import os
+    from datetime import UTC, datetime
+
+    from portal import audit
+    from portal.transcripts import checks
+
+    problems: list[str] = []
+    module, token_label, key_label = module.strip(), token_label.strip(), key_label.strip()
+    try:
+        certs = checks.load_certificates(certificate)
+        cert = certs[0]
+    except Exception:  # noqa: BLE001 - any parse failure is the same message for the admin
+        raise ImportRefused(["Tệp chứng thư số không đọc được (cần tệp .pem, .cer hoặc .crt).", ]) from None
+    roots_new = []
+    if trust_root:
+        try:
+            roots_new = checks.load_certificates(trust_root)
+        except Exception:  # noqa: BLE001
+            raise ImportRefused(["Tệp chứng thư gốc không đọc được."]) from None
+    if user_id is None:
+        school = session.exec(select(School)).first()
+        expected, label, kind = school.ministry_code, f"con dấu số của {school.name}", "school"
+    else:
+        user = session.get(User, user_id)
+        profile = session.get(TeacherProfile, user_id)
+        if user is None or profile is None:
+            raise ImportRefused(["Người ký chưa có hồ sơ giáo viên với số định danh cá nhân."])
+        expected, label, kind = profile.personal_id, user.full_name, "person"
+    if not (module and token_label and key_label):
+        raise ImportRefused(["Nhập đủ đường dẫn thư viện PKCS#11, nhãn token và nhãn khóa."])
+    if not os.path.isfile(module):
+        raise ImportRefused([f"Không tìm thấy thư viện PKCS#11 “{module}” trên máy chủ."])
+    pin = pin.strip() or tokens.load_pins(instance_path).get(token_label, {}).get("pin", "")
+    if not pin:
+        raise ImportRefused([f"Nhập mã PIN của token “{token_label}” (lưu trong instance/secrets, không lưu trong "
+                             "cơ sở dữ liệu)."])
+    try:
+        with tokens.open_session(module, token_label, pin, verify_pin=True) as token_session:
+            tokens.find_private_key(token_session, key_label)
+            if not _proves_key(token_session, key_label, cert):
+                problems.append("Khóa trên token không khớp với chứng thư số đã chọn.")
+    except tokens.TokenError as exc:
+        raise ImportRefused([str(exc)]) from None
+    except Exception as exc:  # noqa: BLE001 - a foreign module may fail in its own ways
+        raise ImportRefused([f"Thư viện PKCS#11 báo lỗi: {type(exc).__name__}: {exc}"]) from None
+    roots = checks.trust_roots(instance_path) + roots_new
+    problems += checks.check_certificate(cert, roots=roots, at=datetime.now(UTC), expected_id=expected,
+                                         holder_label=label)
+    if problems:
+        raise ImportRefused(problems)
+    if roots_new:
+        folder = os.path.join(ca.pki_dir(instance_path), "trust")
+        os.makedirs(folder, exist_ok=True)
+        for root in roots_new:
+            name = hashlib.sha256(root.dump()).hexdigest()[:16]
+            with open(os.path.join(folder, f"{name}.pem"), "wb") as f:
+                f.write(ca.to_pem(root))
+    if tokens.load_pins(instance_path).get(token_label, {}).get("pin") != pin:
+        tokens.save_pin(instance_path, token_label, pin=pin)
+    old = session.exec(select(SignerKey).where(SignerKey.active, SignerKey.kind == kind,
+                                               SignerKey.user_id == user_id if user_id is not None
+                                               else SignerKey.user_id.is_(None))).all()
+    for row in old:
+        row.active = False
+        session.add(row)
+    row = _row(cert, user_id=user_id, kind=kind, label=key_label, token=token_label)
+    row.module = module
+    session.add(row)
+    session.flush()
+    audit.record(session, "signer_key.imported", actor_id=actor_id, object_type="signer_keys", object_id=row.id,
+                 before=[{"module": o.module, "token": o.token_label, "key": o.key_label, "serial": o.serial}
+                         for o in old] or None,
+                 after={"module": module, "token": token_label, "key": key_label, "subject": row.subject,
+                        "issuer": row.issuer, "serial": row.serial},
+                 note=f"Khóa ký của {label}")
+    return row

@@ -153,7 +153,9 @@ def _token_exists(module: str, label: str) -> bool:
 
 
 @contextmanager
-def open_session(module: str, token_label: str, pin: str, *, rw: bool = False):
+def open_session(module: str, token_label: str, pin: str, *, rw: bool = False, verify_pin: bool = False):
+    """Open a logged-in session on the token found by label (verify_pin: refuse to reuse this process's login,
+    so that a PIN typed by an admin is really checked by the token)."""
     try:
         token = library(module).get_token(token_label=token_label)
     except pkcs11.NoSuchToken:
@@ -164,6 +166,12 @@ def open_session(module: str, token_label: str, pin: str, *, rw: bool = False):
         session = token.open(user_pin=pin, rw=rw)
     except pkcs11.PinIncorrect:
         raise TokenError(f"Mã PIN của token “{token_label}” không đúng.") from None
+    except pkcs11.UserAlreadyLoggedIn:
+        if verify_pin:
+            raise TokenError(f"Token “{token_label}” đang được dùng để ký; vui lòng thử lại sau ít phút.") from None
+        # PKCS#11 logs in per application, not per session: another session of this process (another
+        # request thread, a caller's open session) is logged in, so this one is too.
+        session = token.open(rw=rw)
     try:
         yield session
     finally:
