@@ -27,6 +27,8 @@ BLUEPRINTS = (
     ("portal.periods", "/ky-danh-gia"),
     ("portal.audit_trail", "/nhat-ky"),
     ("portal.dashboard", "/tien-do"),
+    ("portal.transcripts", None),
+    ("portal.public", None),
 )
 
 

@@ -55,6 +55,13 @@ ACTIONS = {
     "import": "Nhập dữ liệu",
     "admin.changed": "Quản trị: thay đổi dữ liệu",
     "audit.verified": "Kiểm tra chuỗi nhật ký",
+    "transcript.prepared": "Lập học bạ",
+    "transcript.reprepared": "Lập lại học bạ (dữ liệu đã thay đổi)",
+    "transcript.signed": "Ký số học bạ",
+    "transcript.sign_refused": "Từ chối ký (sai mật khẩu)",
+    "transcript.released": "Phát hành học bạ",
+    "transcript.revoked": "Thu hồi học bạ",
+    "signer_key.imported": "Gán khóa ký số",
 }
 
 

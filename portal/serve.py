@@ -4,7 +4,8 @@
 
 1. writes ``instance/redis/redis.conf`` (no TCP port: a unix socket ``instance/redis/redis.sock`` with mode
    700, append-only file on, RDB snapshots off) and starts ``redis-server`` with it;
-2. waits until the socket answers PING, then starts ``rq worker --with-scheduler --worker-ttl 60`` on the
+2. waits until the socket answers PING, then starts ``rq worker --with-scheduler --worker-ttl 60`` (warm
+   parent: ``jobs.worker.WarmWorker``) on the
    app's queues and ``gunicorn wsgi:app`` on ``0.0.0.0:$PORT`` (default 5000) with ``$WEB_CONCURRENCY``
    workers (default 2) of 4 threads each; both get ``PORTAL_REDIS_URL`` pointing at the private socket;
 3. waits until ``/dang-nhap`` answers 200, then prints the address(es) to open (the machine's LAN
@@ -201,7 +202,7 @@ class Supervisor:
 
     def _start_worker(self) -> None:
         argv = [_venv_script("rq"), "worker", "--url", self.redis_url, "--with-scheduler",
-                "--worker-ttl", "60", *self.queues]
+                "--worker-ttl", "60", "--worker-class", "jobs.worker.WarmWorker", *self.queues]
         child = self._spawn("rq worker", argv)
         log(f"RQ worker đã khởi động trên hàng đợi {', '.join(self.queues)} (pid {child.proc.pid})")
 

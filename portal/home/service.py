@@ -76,7 +76,33 @@ def home_sections(*, session: Session, actor: Actor) -> list[Section]:
                 continue
             seen_leadership = True
         sections.append(builders[role](session, actor, year, role))
+    _signing_todo(session, actor, sections)
     return sections
+
+
+SIGNING_ROLES = ("principal", "vice_principal", "homeroom", "teacher", "department_head")
+
+
+def _signing_todo(session, actor, sections: list[Section]) -> None:
+    """Signers: how many transcripts wait for their signature, first on the list of their first section."""
+    from flask import url_for
+
+    from portal.transcripts import service as transcripts
+
+    target = next((s for s in sections if s.role in SIGNING_ROLES), None)
+    if target is None:
+        return
+    pending = transcripts.pending_for_user(session, actor.id)
+    due = sum(1 for _row, _sigs, turn in pending if turn)
+    if due:
+        later = len(pending) - due
+        text = f"{due} học bạ chờ bạn ký" + (f" (và {later} học bạ chờ người ký trước bạn)" if later else "") + "."
+    elif pending:
+        text = f"{len(pending)} học bạ sẽ cần chữ ký của bạn khi người ký trước đã ký xong."
+    else:
+        return
+    target.todos[:] = [t for t in target.todos if "Chưa có việc cần duyệt" not in t.text]
+    target.todos.insert(0, Todo(text, url_for("transcripts.queue"), "warn" if due else "info"))
 
 
 def _leadership(session, actor, year, role) -> Section:

@@ -255,6 +255,20 @@ def decision(request_id: int):
 GRANT_FIELDS = ("minutes_number", "minutes_date", "approver", "ends_at")
 
 
+def uploaded_scan(errors: dict, name: str = "scan") -> service.Scan | None:
+    """The scanned written approval sent with a form (None without one), type- and size-checked; a refusal
+    is put in errors[name]. Also used by the revocation of a transcript."""
+    upload = request.files.get(name)
+    if upload is None or not upload.filename:
+        return None
+    scan = service.Scan(data=upload.read(), filename=upload.filename)
+    try:
+        service.check_scan(scan)
+    except DecisionRefused as exc:
+        errors[name] = f"{exc} Hãy chọn lại tệp."
+    return scan
+
+
 def _field_of(message: str) -> str:
     """Which field of the decision form a service refusal is about ("_form" when none)."""
     for start, name in (("Ngày biên bản", "minutes_date"), ("Số biên bản", "minutes_number"),
@@ -284,14 +298,7 @@ def grant(request_id: int):
         ends_at = parse_local_moment(form["ends_at"])
         if ends_at is None:
             errors["ends_at"] = "Thời điểm hết hạn không hợp lệ: chọn ngày giờ hoặc gõ theo mẫu 25/11/2026 17:00."
-    scan = None
-    upload = request.files.get("scan")
-    if upload is not None and upload.filename:
-        scan = service.Scan(data=upload.read(), filename=upload.filename)
-        try:
-            service.check_scan(scan)
-        except DecisionRefused as exc:
-            errors["scan"] = f"{exc} Hãy chọn lại tệp."
+    scan = uploaded_scan(errors)
     if not errors:
         try:
             service.grant(db, actor=current_actor(), request_id=request_id, minutes_number=form["minutes_number"],

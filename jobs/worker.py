@@ -1,0 +1,44 @@
+"""The RQ worker class of the portal: a forking worker whose parent is warm.
+
+RQ's default worker forks a work horse per job; a horse that imports the app, WeasyPrint and pyHanko and
+loads the fonts itself spends ~2 s before its first signature. `WarmWorker` does that once in the parent,
+before the first fork, so every horse starts warm. What must not cross a fork is handled where it lives:
+the database pool is dropped in the child (jobs/__init__.py), and the PKCS#11 library is loaded lazily and
+re-initialised per process (portal/pki/tokens.py); the parent never opens a token.
+
+    rq worker --worker-class jobs.worker.WarmWorker …   (portal/serve.py starts it so)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from rq.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+def warm_up() -> None:
+    """Build the app and load what rendering and signing need (fonts, templates, pyHanko)."""
+    from jobs import get_app
+
+    app = get_app()
+    with app.app_context():
+        import pyhanko.sign.signers  # noqa: F401 - imported for its cost, before forking
+
+        from portal.pki import tokens
+        from portal.transcripts import render
+
+        render.warm_up()
+        if os.path.exists(os.path.join(tokens.softhsm_dir(app.instance_path), "softhsm2.conf")):
+            tokens.configure(app.instance_path)  # SOFTHSM2_CONF for the horses; the library loads in each
+
+
+class WarmWorker(Worker):
+    def bootstrap(self, *args, **kwargs):
+        try:
+            warm_up()
+        except Exception:  # noqa: BLE001 - a cold horse still works: never stop the worker for this
+            log.exception("warming the worker failed; jobs will start cold")
+        return super().bootstrap(*args, **kwargs)
