@@ -53,10 +53,22 @@ def setup_command():
     migrate.upgrade(current_app)
     if seed.seed_demo_if_empty(current_app):
         click.echo("Đã tạo trường mẫu.")
-    _provision_signers()
+    if _provision_signers():
+        _release_demo_transcripts()
 
 
-def _provision_signers() -> None:
+def _release_demo_transcripts() -> None:
+    """The demo school's last-year class gets its transcripts signed and released once (about 30 s)."""
+    from portal.transcripts.demo import release_demo_class
+
+    limit = int(current_app.config.get("DEMO_RELEASED_TRANSCRIPTS") or 0)
+    count = release_demo_class(current_app, limit=limit, echo=click.echo) if limit > 0 else 0
+    if count:
+        click.echo(f"Đã lập, ký số và phát hành {count} học bạ năm học trước của lớp mẫu.")
+
+
+def _provision_signers() -> bool:
+    """Provision the signers' keys; False when SoftHSM2 is missing (nothing can be signed)."""
     import os
 
     from portal.db import write_session
@@ -64,12 +76,13 @@ def _provision_signers() -> None:
 
     if not os.path.exists(tokens.SOFTHSM_MODULE):
         click.echo(f"Chưa có SoftHSM2 ({tokens.SOFTHSM_MODULE}): bỏ qua việc tạo khóa ký (apt-get install softhsm2).")
-        return
+        return False
     with write_session() as session:
         done = service.provision(session, current_app.instance_path)
     if done.signers:
         click.echo(f"Đã tạo khóa và chứng thư số trên token cho {len(done.signers)} người ký"
                    f"{' (và CA thử nghiệm instance/pki/ca.pem)' if done.ca_created else ''}.")
+    return True
 
 
 pki_cli = AppGroup("pki", help="Tokens, keys and certificates of the signers.")
@@ -108,8 +121,31 @@ def audit_verify():
     raise SystemExit(1)
 
 
+transcripts_cli = AppGroup("transcripts", help="Released transcripts (học bạ số).")
+
+
+@transcripts_cli.command("export")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to write <namhoc>/<tenlop>/<mahocsinh>_<name>_v<version>.pdf and manifest.csv into.")
+def transcripts_export(out_dir):
+    """Write every released transcript PDF and a manifest of their SHA-256 into OUT."""
+    from portal.db import new_session, write_session
+    from portal.transcripts import export
+
+    with new_session(write=False) as session:
+        done = export.export_released(session, out_dir=out_dir)
+    with write_session() as session:
+        export.record_export(session, done)
+    click.echo(f"Đã xuất {len(done)} học bạ đã phát hành vào {out_dir} (kèm {export.MANIFEST}).")
+    bad = [item.file for item in done if not item.intact]
+    if bad:
+        click.echo("CẢNH BÁO: mã băm của các tệp sau khác mã băm đã lưu khi phát hành: " + ", ".join(bad), err=True)
+        raise SystemExit(1)
+
+
 def init_app(app) -> None:
     app.cli.add_command(audit_cli)
+    app.cli.add_command(transcripts_cli)
     app.cli.add_command(pki_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_demo_command)

@@ -42,3 +42,14 @@ PASSWORD_MIN_LENGTH = 8
 
 # The demo school is seeded by `make setup` when the database is empty.
 DEMO_PASSWORD = "Hocbaso@2026"
+
+# Transcripts: the address printed in the QR code and the verification link of every transcript
+# (PORTAL_PUBLIC_URL), and an RFC 3161 timestamp server for PAdES B-T (PORTAL_TIMESTAMP_URL; unset = B-B).
+PUBLIC_URL = "http://localhost:5000"
+TIMESTAMP_URL = None
+# Public verification: at most this many checks per client address per window.
+VERIFY_MAX_PER_WINDOW = 20
+VERIFY_WINDOW = timedelta(minutes=10)
+# How many of the demo class's transcripts `flask setup` signs and releases (the whole class of 30 by default;
+# about 1 s each). Tests that only need a running demo set PORTAL_DEMO_RELEASED_TRANSCRIPTS=2.
+DEMO_RELEASED_TRANSCRIPTS = 30
