@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
@@ -609,3 +609,68 @@ def guardian_remove(student_id: int, guardian_id: int):
     if guardian is not None:
         flash(f"Đã bỏ {guardian.full_name} khỏi danh sách phụ huynh của học sinh.", "success")
     return redirect(url_for("admin.student_edit", student_id=student_id) + "#phu-huynh")
+
+
+# --- Signing keys ----------------------------------------------------------------------------------------
+
+
+def _signer_options(db) -> list[tuple[str, str]]:
+    from sqlmodel import select
+
+    from portal.models import TeacherProfile
+
+    people = db.exec(select(User, TeacherProfile).join(TeacherProfile, TeacherProfile.user_id == User.id)
+                     .where(User.active).order_by(User.full_name)).all()
+    return [("school", "Con dấu số của nhà trường")] + [(str(u.id), f"{u.full_name} ({p.title})") for u, p in people]
+
+
+@bp.get("/khoa-ky")
+@policy(**ADMIN)
+def signers():
+    from sqlmodel import select
+
+    from portal.models import SignerKey
+
+    db = get_session()
+    rows = db.exec(select(SignerKey, User).outerjoin(User, User.id == SignerKey.user_id)
+                   .order_by(SignerKey.active.desc(), SignerKey.kind.desc(), User.full_name, SignerKey.id)).all()
+    return render("admin/signers.html", rows=rows)
+
+
+@bp.route("/khoa-ky/moi", methods=["GET", "POST"])
+@policy(**ADMIN)
+def signer_import():
+    from portal.pki import service as pki
+    from portal.pki import tokens
+
+    db = get_session()
+    options = _signer_options(db)
+    if request.method == "GET":
+        form = {"module": tokens.SOFTHSM_MODULE, "token_label": tokens.DEFAULT_TOKEN,
+                "signer": request.args.get("signer", "")}
+        return render("admin/signer_form.html", form=form, problems=[], options=options)
+    form = request.form
+    certificate = request.files.get("certificate")
+    root = request.files.get("trust_root")
+    problems = []
+    signer = form.get("signer", "")
+    if signer != "school" and not signer.isdigit():
+        problems.append("Chọn người ký.")
+    cert_data = certificate.read() if certificate and certificate.filename else b""
+    if not cert_data:
+        problems.append("Chọn tệp chứng thư số của người ký.")
+    if not problems:
+        try:
+            row = pki.import_signer(db, current_app.instance_path, actor_id=current_user.id,
+                                    user_id=None if signer == "school" else int(signer), module=form.get("module", ""),
+                                    token_label=form.get("token_label", ""), key_label=form.get("key_label", ""),
+                                    certificate=cert_data, pin=form.get("pin", ""),
+                                    trust_root=root.read() if root and root.filename else None)
+            db.commit()
+            flash(f"Đã gán khóa ký mới: {row.subject}.", "success")
+            return redirect(url_for("admin.signers"))
+        except pki.ImportRefused as exc:
+            db.rollback()
+            problems = exc.problems
+    safe = {k: v for k, v in form.items() if k != "pin"}
+    return render("admin/signer_form.html", form=safe, problems=problems, options=options, status=400)
