@@ -3,7 +3,8 @@
 A THCS (grades 6–9), two classes per grade of 30 students with Vietnamese names, the full TT22 subject
 list, teachers with assignments, homeroom teachers, four department heads, principal, vice principal,
 admin, office clerk and two parents. The current school year follows today's date; the previous year
-holds the classes the older students came from, so that profiles show a learning history.
+holds the classes the older students came from, so that profiles show a learning history. (`flask setup`
+then fills last year's 6A1 with a complete year and releases its transcripts: portal/transcripts/demo.py.)
 """
 
 from __future__ import annotations

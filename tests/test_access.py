@@ -115,6 +115,31 @@ CASES = [
     Case("audit_trail.verify", "POST", LEADERS),
     # --- progress dashboard ---
     Case("dashboard.index", "GET", LEADERS),
+    # --- public verification: no sign-in, every role alike (an empty upload is refused with 400) ---
+    Case("public.index", "GET", PUBLIC),
+    Case("public.check_file", "POST", PUBLIC),
+    Case("public.check_code", "POST", PUBLIC),
+    Case("public.code", "GET", PUBLIC, "verify_code"),
+    # --- transcripts (staff) ---
+    # Last year's 6A1: tr_signing is signed by tuanlm (teacher) then the principal; tr_released was signed by the
+    # principal only and is readable by hoant, the class's homeroom teacher that year; tr_job is tuanlm's batch.
+    Case("transcripts.index", "GET", (*LEADERS, "office")),
+    Case("transcripts.class_page", "GET", (*LEADERS, "office"), "tr_class"),
+    Case("transcripts.prepare_class", "POST", (*LEADERS, "office"), "tr_class"),
+    Case("transcripts.release_class", "POST", ("principal",), "tr_class"),
+    Case("transcripts.detail", "GET", (*LEADERS, "office", "teacher"), "tr_signing"),
+    Case("transcripts.detail", "GET", (*LEADERS, "office", "homeroom"), "tr_released"),
+    Case("transcripts.pdf", "GET", (*LEADERS, "office", "teacher"), "tr_signing"),
+    Case("transcripts.pdf", "GET", (*LEADERS, "office", "homeroom"), "tr_released"),
+    Case("transcripts.xml", "GET", (*LEADERS, "office", "teacher"), "tr_signing"),
+    Case("transcripts.xml", "GET", (*LEADERS, "office", "homeroom"), "tr_released"),
+    Case("transcripts.release", "POST", ("principal",), "tr_signing"),
+    Case("transcripts.revoke", "POST", ("principal",), "tr_released"),
+    Case("transcripts.student", "GET", (*LEADERS, "office", "homeroom"), "child"),
+    Case("transcripts.student", "GET", (*LEADERS, "office"), "other_student"),
+    Case("transcripts.queue", "GET", (*LEADERS, *TEACHERS)),
+    Case("transcripts.sign", "POST", (*LEADERS, *TEACHERS)),
+    Case("transcripts.sign_progress", "GET", ("principal", "teacher"), "tr_job"),
 ]
 
 # Administration and imports: every route of these blueprints is for the admin role only. Their URL
@@ -155,6 +180,7 @@ def targets(session) -> dict[str, dict]:
     ).first()
     return {
         "": {},
+        "verify_code": {"code": "HB-2345-6789-ABCD"},
         "own_class": {"class_id": klass("6A1").id},
         "other_class": {"class_id": klass("9A2").id},
         "child": {"student_id": child.id},
@@ -169,6 +195,7 @@ def targets(session) -> dict[str, dict]:
         "flag_van_9a2": flag(pair("9A2", "Ngữ văn")),
         **audit_targets(session),
         **periods_targets(session, year, klass),
+        **transcripts_targets(session),
     }
 
 
@@ -198,6 +225,50 @@ def periods_targets(session, year, klass) -> dict[str, dict]:
         "year_deadline": {"deadline_id": deadline.id},
         "period_lock": {"lock_id": lock.id},
         "unlock_request": {"request_id": request.id},
+    }
+
+
+def transcripts_targets(session) -> dict[str, dict]:
+    """Two transcript rows of last year's 6A1 (one in signing, one released), their signatures and a batch."""
+    from datetime import date
+
+    from portal.models import Enrollment, Job, Transcript, TranscriptSignature
+    from portal.transcripts import data
+
+    previous = session.exec(select(SchoolYear).where(SchoolYear.is_current.is_(False))).one()
+    klass = session.exec(select(SchoolClass).where(SchoolClass.school_year_id == previous.id,
+                                                   SchoolClass.name == "6A1")).one()
+    first, second = session.exec(select(Enrollment.student_id).where(Enrollment.class_id == klass.id)
+                                 .order_by(Enrollment.number)).all()[:2]
+    users = {role: session.exec(select(User.id).where(User.username == ROLE_USERS[role])).one()
+             for role in ("principal", "teacher")}
+    record = data.Record(table=data.SECONDARY_TABLE, regime="tt22", bangdiem=[], quatrinhhoctap=[],
+                         hocba={f"key{data.SECONDARY_TABLE}": "0" * 32})
+    rows = []
+    for number, student_id in enumerate((first, second), start=1):
+        row = Transcript(student_id=student_id, school_year_id=previous.id, class_id=klass.id,
+                         record_id=f"00000000-0000-4000-8000-00000000000{number}",
+                         verify_code=f"HB-TEST-ACCS-000{number}", regime="tt22", data_json=record.canonical_json(),
+                         data_sha256="0" * 64, xml=b"<hocba/>",
+                         pdf=b"%PDF-1.7\n%%EOF\n", pdf_sha256="0" * 64, issue_date=date.today(),
+                         issue_place="Ninh Bình", prepared_by=users["principal"])
+        session.add(row)
+        session.flush()
+        signers = [("teacher", "subject", 1)] if number == 1 else []
+        for position, (who, role, stage) in enumerate([*signers, ("principal", "principal", 3)], start=1):
+            session.add(TranscriptSignature(transcript_id=row.id, position=position, stage=stage, role=role,
+                                            user_id=users[who], signer_name=who, field_name=f"ChuKy{position:02d}"))
+        rows.append(row)
+    session.flush()
+    rows[1].status = "released"  # after its signature rows: those of a released transcript are frozen
+    job = Job(kind="jobs.transcripts.sign_batch", created_by=users["teacher"])
+    session.add_all([rows[1], job])
+    session.commit()
+    return {
+        "tr_class": {"class_id": klass.id},
+        "tr_signing": {"transcript_id": rows[0].id},
+        "tr_released": {"transcript_id": rows[1].id},
+        "tr_job": {"job_id": job.id},
     }
 
 

@@ -90,9 +90,10 @@ def serve_env(tmp_path):
         "PORT": str(free_port()),
         "WEB_CONCURRENCY": "1",
         "PYTHONUNBUFFERED": "1",
+        "PORTAL_DEMO_RELEASED_TRANSCRIPTS": "2",
     })
     setup = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "setup"], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=60, check=False)
+                           capture_output=True, text=True, timeout=120, check=False)
     assert setup.returncode == 0, setup.stdout + setup.stderr
     return env
 
