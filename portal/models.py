@@ -644,3 +644,111 @@ class VerifyAttempt(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     client: str = Field(max_length=64)  # keyed hash of the client address: no address is stored
     at: datetime = Field(default_factory=utcnow, index=True)
+
+
+# --- Sending, receiving, transfer, parents (issue: delivery) ---------------------------------------------------
+
+SUBMISSION_STATUSES = {"pending": "Chờ gửi", "sending": "Đang gửi", "sent": "Đã gửi", "failed": "Lỗi, sẽ gửi lại"}
+SUBMISSION_EVENTS = ("NEW", "UPDATE", "CANCEL")
+
+
+class Submission(SQLModel, table=True):
+    """One transcript event to deliver to one endpoint (the outbox). Written in the same transaction as the
+    release or revocation that causes it; this row, not RQ, is the truth about its delivery."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("endpoint", "idbanghi", "phienban"),
+                      UniqueConstraint("endpoint", "transcript_id", "sukien"),
+                      Index("ix_submissions_status_next", "status", "next_attempt_at"))
+    id: int | None = Field(default=None, primary_key=True)
+    transcript_id: int = Field(foreign_key="transcripts.id", index=True)
+    endpoint: str = Field(max_length=20)  # key of the configured endpoints, e.g. "ministry", "department"
+    idbanghi: str = Field(max_length=150)  # the record: madinhdanhhocba
+    sukien: str = Field(max_length=10)  # NEW | UPDATE | CANCEL
+    phienban: int  # strictly increasing per (endpoint, idbanghi): the idempotency key is idbanghi + phienban
+    thoigiancapnhat: str = Field(max_length=20)  # "YYYY-MM-DD HH:MM:SS" (Vietnam time) of the event
+    status: str = Field(default="pending", max_length=10)  # key of SUBMISSION_STATUSES
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    last_error: str | None = Field(default=None, max_length=1000)
+    receipt: str | None = None  # the receiver's receipt (JSON text) once accepted
+    receipt_id: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+class ReceivedRecord(SQLModel, table=True):
+    """What this portal received as a receiver (a Department server, or a school receiving transfers).
+
+    One row per (sender, idbanghi, phienban) that was accepted; the highest phienban of an idbanghi is the
+    current one. Rejected submissions are kept too (accepted False) with their reasons, for the sender's
+    support calls; a resend of an accepted version gets the same receipt.
+    """
+
+    __tablename__ = "received_records"
+    __table_args__ = (Index("ix_received_records_key", "sender", "idbanghi", "phienban"),)
+    id: int | None = Field(default=None, primary_key=True)
+    sender: str = Field(max_length=20)  # the sending school's matruong
+    idbanghi: str = Field(max_length=150)
+    phienban: int
+    sukien: str = Field(max_length=10)
+    accepted: bool = Field(default=False)
+    reasons: str = Field(default="")  # JSON list of Vietnamese reasons when rejected
+    receipt_id: str = Field(max_length=100)
+    receipt: str = Field(default="")  # JSON
+    student_name: str = Field(default="", max_length=150)
+    school_year: str = Field(default="", max_length=9)
+    class_name: str = Field(default="", max_length=10)
+    xml: bytes | None = None
+    pdf: bytes | None = None
+    pdf_sha256: str = Field(default="", max_length=64)
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class TransferredDocument(SQLModel, table=True):
+    """A signed transcript brought by a student from another school (transfer package), stored unchanged."""
+
+    __tablename__ = "transferred_documents"
+    __table_args__ = (UniqueConstraint("student_id", "pdf_sha256"),)
+    id: int | None = Field(default=None, primary_key=True)
+    student_id: int = Field(foreign_key="students.id", index=True)
+    source_school: str = Field(max_length=150)
+    source_school_code: str = Field(max_length=20)
+    school_year: str = Field(max_length=9)
+    class_name: str = Field(max_length=100)
+    version: int
+    madinhdanhhocba: str = Field(max_length=36)
+    pdf: bytes
+    pdf_sha256: str = Field(max_length=64)
+    xml: bytes
+    report: str = Field(default="")  # JSON: the verification report made at import
+    imported_by: int = Field(foreign_key="users.id")
+    imported_at: datetime = Field(default_factory=utcnow)
+
+
+class ParentClaimCode(SQLModel, table=True):
+    """A one-time code the school hands a parent to link their account to a child (only its hash is kept)."""
+
+    __tablename__ = "parent_claim_codes"
+    id: int | None = Field(default=None, primary_key=True)
+    student_id: int = Field(foreign_key="students.id", index=True)
+    code_sha256: str = Field(max_length=64, unique=True)
+    relation: str = Field(default="giam_ho", max_length=10)  # key of GUARDIAN_RELATIONS
+    created_by: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_by: int | None = Field(default=None, foreign_key="users.id")
+    used_at: datetime | None = None
+
+
+class TermPublication(SQLModel, table=True):
+    """The principal's publication of a class's term results to parents (hk1, hk2 or year)."""
+
+    __tablename__ = "term_publications"
+    __table_args__ = (UniqueConstraint("class_id", "term"),)
+    id: int | None = Field(default=None, primary_key=True)
+    class_id: int = Field(foreign_key="classes.id", index=True)
+    term: str = Field(max_length=4)  # hk1 | hk2 | year
+    published_by: int = Field(foreign_key="users.id")
+    published_at: datetime = Field(default_factory=utcnow)
