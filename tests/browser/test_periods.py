@@ -67,9 +67,10 @@ def test_lock_request_grant_and_edit(live_server, page_at, session, locked, size
     expect(teacher.locator("#scope")).to_have_value(f"{klass.id}-{subject.id}")
     first_6a1 = teacher.locator("#student_id option").nth(1).text_content()
     teacher.select_option("#scope", label="Tin học · lớp 7A1")  # htmx brings that class's students
-    expect(teacher.locator("#student_id option").nth(1)).not_to_have_text(first_6a1)
+    # (a generous timeout: on a loaded CI machine the htmx swap has taken more than the default 5 s)
+    expect(teacher.locator("#student_id option").nth(1)).not_to_have_text(first_6a1, timeout=20_000)
     teacher.select_option("#scope", label="Tin học · lớp 6A1")
-    expect(teacher.locator("#student_id option").nth(1)).to_have_text(first_6a1)
+    expect(teacher.locator("#student_id option").nth(1)).to_have_text(first_6a1, timeout=20_000)
     teacher.fill("#reason", "Điểm TX1 của em đầu danh sách bị bỏ sót khi nhập, đã có sổ điểm giấy đối chiếu.")
     with teacher.expect_navigation():
         teacher.get_by_role("button", name="Gửi đề nghị").click()
