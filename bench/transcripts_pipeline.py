@@ -3,8 +3,8 @@
 
     .venv/bin/python bench/transcripts_pipeline.py [--students 30]
 
-Creates a temporary instance (migrate, seed the demo school, provision the token and keys, fill last year's 6A1; ~15 s), warms
-up WeasyPrint, pyHanko and the token with one transcript, then for last year's class 6A1:
+Creates a temporary instance (migrate, seed the demo school, provision the token and keys, fill last year's
+6A1; ~15 s), warms up WeasyPrint, pyHanko and the token with one transcript, then for last year's class 6A1:
 
 - per transcript: `service.prepare` (national record from the database, XML + XAdES seal, WeasyPrint render
   of the Ministry template, signature fields) and the full signature chain through `service.sign_for`

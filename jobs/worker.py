@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 from rq.worker import Worker
 
@@ -36,9 +37,45 @@ def warm_up() -> None:
 
 
 class WarmWorker(Worker):
+    """Warm before the first fork; reconcile the sending outbox at start and every SEND_RECONCILE_SECONDS.
+
+    The periodic reconcile runs in the worker's own loop (it asks `should_run_maintenance_tasks` after every
+    job and every idle dequeue timeout, worker TTL − 15 s), not through RQ's scheduler: a worker killed with
+    -9 keeps the scheduler lock for a minute, and a Redis restarted empty has lost every scheduled job.
+    """
+
+    _reconciled_at: float | None = None
+
     def bootstrap(self, *args, **kwargs):
         try:
             warm_up()
         except Exception:  # noqa: BLE001 - a cold horse still works: never stop the worker for this
             log.exception("warming the worker failed; jobs will start cold")
-        return super().bootstrap(*args, **kwargs)
+        result = super().bootstrap(*args, **kwargs)
+        self._reconcile()
+        return result
+
+    def _reconcile(self) -> None:
+        self._reconciled_at = time.monotonic()
+        try:
+            from jobs.delivery import reconcile
+
+            reconcile()
+        except Exception:  # noqa: BLE001 - Redis or the database away for a moment: the next pass retries
+            log.exception("reconciling the sending outbox failed; will retry")
+
+    def _reconcile_due(self) -> bool:
+        from jobs import get_app
+
+        every = float(get_app().config.get("SEND_RECONCILE_SECONDS") or 60)
+        return self._reconciled_at is None or time.monotonic() - self._reconciled_at >= every
+
+    @property
+    def should_run_maintenance_tasks(self):
+        return super().should_run_maintenance_tasks or self._reconcile_due()
+
+    def run_maintenance_tasks(self):
+        if self._reconcile_due():
+            self._reconcile()
+        if super().should_run_maintenance_tasks:
+            super().run_maintenance_tasks()

@@ -29,6 +29,9 @@ BLUEPRINTS = (
     ("portal.dashboard", "/tien-do"),
     ("portal.transcripts", None),
     ("portal.public", None),
+    ("portal.transfer", None),
+    ("portal.delivery", None),
+    ("portal.parents", None),
 )
 
 

@@ -62,6 +62,13 @@ ACTIONS = {
     "transcript.released": "Phát hành học bạ",
     "transcript.revoked": "Thu hồi học bạ",
     "signer_key.imported": "Gán khóa ký số",
+    "delivery.resend": "Gửi lại học bạ về CSDL",
+    "parent.code_issued": "Cấp mã liên kết phụ huynh",
+    "parent.claimed": "Phụ huynh liên kết với học sinh",
+    "parent.claim_failed": "Nhập sai mã liên kết phụ huynh",
+    "parent.registered": "Phụ huynh tạo tài khoản bằng mã",
+    "results.published": "Công bố kết quả cho phụ huynh",
+    "results.unpublished": "Thu hồi công bố kết quả",
 }
 
 

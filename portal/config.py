@@ -53,3 +53,22 @@ VERIFY_WINDOW = timedelta(minutes=10)
 # How many of the demo class's transcripts `flask setup` signs and releases (the whole class of 30 by default;
 # about 1 s each). Tests that only need a running demo set PORTAL_DEMO_RELEASED_TRANSCRIPTS=2.
 DEMO_RELEASED_TRANSCRIPTS = 30
+
+# Parents: a claim code printed on a slip links a parent account to a child once, within this lifetime; this many
+# wrong codes per account or per IP address within the window → HTTP 429.
+PARENT_CODE_LIFETIME = timedelta(days=30)
+PARENT_CLAIM_MAX_FAILURES = 5
+PARENT_CLAIM_WINDOW = timedelta(minutes=15)
+
+# Sending (portal/delivery): the receiving endpoints, name → {"url", "token", "timeout" (s), "label"}, e.g.
+# {"bo": {"url": "https://…/api/nhan-hoc-ba", "token": "…", "timeout": 30, "label": "Bộ GD&ĐT"}}; empty: nothing is
+# sent. PORTAL_SEND_ENDPOINTS may hold the same as JSON. Retries wait base × 2^(n-1) seconds, at most the cap; a
+# claim ("sending") expires after the endpoint's timeout + the margin; workers reconcile every few seconds.
+SEND_ENDPOINTS: dict = {}
+SEND_BACKOFF_BASE_SECONDS = 10
+SEND_BACKOFF_MAX_SECONDS = 3600
+SEND_LEASE_MARGIN_SECONDS = 60
+SEND_RECONCILE_SECONDS = 60
+# Receiving (POST /api/nhan-hoc-ba): bearer token → the sending school's code (matruong); empty: receive nothing.
+# PORTAL_RECEIVER_TOKENS may hold the same as JSON.
+RECEIVER_TOKENS: dict = {}

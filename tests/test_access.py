@@ -140,6 +140,43 @@ CASES = [
     Case("transcripts.queue", "GET", (*LEADERS, *TEACHERS)),
     Case("transcripts.sign", "POST", (*LEADERS, *TEACHERS)),
     Case("transcripts.sign_progress", "GET", ("principal", "teacher"), "tr_job"),
+    # --- delivery ---
+    # Sending dashboard and resends: leadership (dl_submission: a failed submission of tr_released); the receiver
+    # API authenticates by bearer token (no endpoint configured here: 404 JSON, never a login page).
+    Case("delivery.index", "GET", LEADERS),
+    Case("delivery.resend", "POST", LEADERS, "dl_submission"),
+    Case("delivery.resend_all", "POST", LEADERS),
+    Case("delivery.receive_api", "POST", PUBLIC),
+    Case("delivery.received", "GET", LEADERS),
+    # --- parents ---
+    # A parent reaches their own child only (tr_child: a released transcript of phuhuynh1's child); claim codes are
+    # handed out by leadership, the office and the student's homeroom teacher of this year; the principal publishes.
+    Case("parents.index", "GET", ("parent",)),
+    Case("parents.child", "GET", ("parent",), "child"),
+    Case("parents.child", "GET", (), "other_student"),
+    Case("parents.transcript_pdf", "GET", ("parent",), "tr_child"),
+    Case("parents.transcript_pdf", "GET", (), "tr_other"),
+    Case("parents.claim", "GET", ("parent",)),
+    Case("parents.claim", "POST", ("parent",)),
+    Case("parents.register", "GET", PUBLIC),  # a parent without an account creates one with a code
+    Case("parents.register", "POST", PUBLIC),
+    Case("parents.codes", "GET", (*LEADERS, "office", "homeroom"), "child"),
+    Case("parents.codes", "GET", (*LEADERS, "office"), "other_student"),
+    Case("parents.issue_code", "POST", (*LEADERS, "office", "homeroom"), "child"),
+    Case("parents.issue_code", "POST", (*LEADERS, "office"), "other_student"),
+    Case("parents.publications", "GET", LEADERS),
+    Case("parents.publish", "POST", ("principal",), "own_class_hk1"),
+    Case("parents.unpublish", "POST", ("principal",), "own_class_hk1"),
+    # --- transfer ---
+    # Export: leadership and the office; receive: the principal and the office; a transferred document (tf_doc_*)
+    # also goes to the student's homeroom teacher of this year (tf_doc_child: phuhuynh1's child, in hoant's 6A1).
+    Case("transfer.index", "GET", (*LEADERS, "office")),
+    Case("transfer.export", "POST", (*LEADERS, "office"), "child"),
+    Case("transfer.receive", "GET", ("principal", "office")),
+    Case("transfer.check", "POST", ("principal", "office")),
+    Case("transfer.accept", "POST", ("principal", "office")),
+    Case("transfer.document", "GET", (*LEADERS, "office", "homeroom"), "tf_doc_child"),
+    Case("transfer.document", "GET", (*LEADERS, "office"), "tf_doc_other"),
 ]
 
 # Administration and imports: every route of these blueprints is for the admin role only. Their URL
@@ -196,6 +233,9 @@ def targets(session) -> dict[str, dict]:
         **audit_targets(session),
         **periods_targets(session, year, klass),
         **transcripts_targets(session),
+        **delivery_targets(session),
+        **transfer_targets(session, child, other),
+        **parents_targets(session, child, other),
     }
 
 
@@ -270,6 +310,82 @@ def transcripts_targets(session) -> dict[str, dict]:
         "tr_released": {"transcript_id": rows[1].id},
         "tr_job": {"job_id": job.id},
     }
+
+
+def parents_targets(session, child, other) -> dict[str, dict]:
+    """A released transcript of phuhuynh1's child (a fake one, last year), and the other student with another's."""
+    from datetime import date
+
+    from portal.models import Transcript
+    from portal.transcripts import data
+
+    previous = session.exec(select(SchoolYear).where(SchoolYear.is_current.is_(False))).one()
+    klass = session.exec(select(SchoolClass).where(SchoolClass.school_year_id == previous.id,
+                                                   SchoolClass.name == "6A1")).one()
+    principal = session.exec(select(User.id).where(User.username == ROLE_USERS["principal"])).one()
+    record = data.Record(table=data.SECONDARY_TABLE, regime="tt22", bangdiem=[], quatrinhhoctap=[],
+                         hocba={f"key{data.SECONDARY_TABLE}": "0" * 32})
+    row = Transcript(student_id=child.id, school_year_id=previous.id, class_id=klass.id,
+                     record_id="00000000-0000-4000-8000-0000000000c1", verify_code="HB-TEST-ACCS-00C1", regime="tt22",
+                     data_json=record.canonical_json(), data_sha256="0" * 64, xml=b"<hocba/>",
+                     pdf=b"%PDF-1.7\n%%EOF\n", pdf_sha256="0" * 64, issue_date=date.today(), issue_place="Ninh Bình",
+                     prepared_by=principal, status="released")
+    session.add(row)
+    session.commit()
+    released = session.exec(select(Transcript.id).where(Transcript.status == "released",
+                                                        Transcript.student_id != child.id)).first()
+    return {"tr_child": {"student_id": child.id, "transcript_id": row.id},
+            "tr_other": {"student_id": other.id, "transcript_id": released}}
+
+
+# Every route a parent reaches: their account, the home page, public verification, their child's profile (portal/school)
+# and the parents' pages. A new route that names the parent role must be added here on purpose.
+PARENT_ROUTES = {"auth.login", "auth.logout", "auth.change_password", "home.index", "public.index", "public.check_file",
+                 "public.check_code", "public.code", "school.student_detail", "school.student_photo", "parents.index",
+                 "parents.child", "parents.transcript_pdf", "parents.claim", "parents.register",
+                 "delivery.receive_api"}  # public: a sending portal authenticates with its bearer token
+
+
+def test_parents_reach_nothing_else(app):
+    assert {c.endpoint for c in CASES if "parent" in c.allowed} == PARENT_ROUTES
+    # Whatever the table says: the views whose policy names the parent role are exactly the parents' ones.
+    named = {endpoint for endpoint, view in app.view_functions.items()
+             if isinstance(getattr(view, "_policy", None), dict) and "parent" in view._policy}
+    assert named == {"school.student_detail", "school.student_photo", "parents.index", "parents.child",
+                     "parents.transcript_pdf", "parents.claim"}
+    assert named <= PARENT_ROUTES
+    # Each route a parent reaches through their child is refused for another child.
+    for endpoint in ("school.student_detail", "school.student_photo", "parents.child", "parents.transcript_pdf"):
+        assert any(c.endpoint == endpoint and "parent" not in c.allowed for c in CASES), endpoint
+
+
+def transfer_targets(session, child, other) -> dict[str, dict]:
+    """A transcript brought from another school by phuhuynh1's child, and one by the other student."""
+    from portal.models import TransferredDocument
+
+    principal = session.exec(select(User.id).where(User.username == ROLE_USERS["principal"])).one()
+    rows = [TransferredDocument(student_id=student.id, source_school="Trường THCS Khác", source_school_code="01000001",
+                                school_year="2020-2021", class_name="6A", version=1,
+                                madinhdanhhocba=f"00000000-0000-4000-8000-0000000000f{n}", pdf=b"%PDF-1.7\n%%EOF\n",
+                                pdf_sha256=f"{n}" * 64, xml=b"<hocba/>", imported_by=principal)
+            for n, student in enumerate((child, other), start=1)]
+    session.add_all(rows)
+    session.commit()
+    return {"tf_doc_child": {"document_id": rows[0].id, "kind": "pdf"},
+            "tf_doc_other": {"document_id": rows[1].id, "kind": "pdf"}}
+
+
+def delivery_targets(session) -> dict[str, dict]:
+    """A failed submission of the released transcript of transcripts_targets (HB-TEST-ACCS-0002)."""
+    from portal.models import Submission, Transcript
+
+    released = session.exec(select(Transcript).where(Transcript.verify_code == "HB-TEST-ACCS-0002")).one()
+    row = Submission(transcript_id=released.id, endpoint="bo", idbanghi=released.record_id, sukien="NEW",
+                     phienban=1, thoigiancapnhat="2026-06-01 08:00:00", status="failed", attempts=1,
+                     last_error="Không kết nối được tới Bộ GD&ĐT.")
+    session.add(row)
+    session.commit()
+    return {"dl_submission": {"submission_id": row.id}}
 
 
 def audit_targets(session) -> dict[str, dict]:

@@ -274,6 +274,8 @@ def _admin(session, actor, year, role) -> Section:
 
 
 def _parent(session, actor, year, role) -> Section:
+    from flask import url_for
+
     section = Section(role, "home/_parent.html")
     children = session.exec(
         select(Student)
@@ -290,9 +292,12 @@ def _parent(session, actor, year, role) -> Section:
         ).first()
         items.append((child, klass))
     section.data = {"children": items}
-    section.todos.append(Todo(
-        "Học bạ số của con sẽ hiện ở đây sau khi nhà trường ký và phát hành." if children
-        else "Tài khoản chưa được liên kết với học sinh nào. Vui lòng liên hệ nhà trường.", None, "info"))
+    if children:
+        section.todos.append(Todo("Xem học bạ số đã phát hành và kết quả học tập nhà trường đã công bố của con.",
+                                  url_for("parents.index"), "info"))
+    else:
+        section.todos.append(Todo("Tài khoản chưa được liên kết với học sinh nào: nhập mã liên kết nhà trường phát.",
+                                  url_for("parents.claim"), "warn"))
     return section
 
 

@@ -305,9 +305,28 @@ def _school_copy(session: Session, record: Record | None, pdf: bytes) -> tuple[C
     return status, issued, digest, problems
 
 
-def verify_pdf(session: Session, *, pdf: bytes, app) -> PdfReport:
-    """Check a transcript PDF: its signatures, their chain, the data's seal and its status at the school."""
-    roots = checks.trust_roots(app.instance_path)
+@dataclass
+class DocumentCheck:
+    """A transcript PDF checked on its own, without asking any school's database: its signatures and their
+    chain, the embedded data and that data's seal. A receiver (portal/delivery/verify.py) needs exactly this."""
+
+    verification: pades.PdfVerification
+    xml: bytes | None  # the embedded XML data file
+    record: Record | None
+    seal: SealCheck
+    chain: ChainCheck
+    lines: list[SignatureLine]
+    changed_after_last: bool
+    problems: list[str]  # Vietnamese, one sentence each
+
+    @property
+    def ok(self) -> bool:
+        return (not self.problems and self.verification.ok and self.chain.ok and self.seal.ok
+                and self.record is not None)
+
+
+def check_document(pdf: bytes, *, roots) -> DocumentCheck:
+    """Check a transcript PDF's signatures against the trust roots, their chain and the embedded data's seal."""
     result = pades.validate(pdf, trust_roots=roots)
     problems: list[str] = []
     xml = _embedded_xml(result.embedded_files)
@@ -338,27 +357,37 @@ def verify_pdf(session: Session, *, pdf: bytes, app) -> PdfReport:
         problems.append(f"{len(bad)}/{len(lines)} chữ ký không hợp lệ hoặc không được tin cậy{who}.")
     if changed_after:
         problems.append("Tệp đã bị bổ sung hoặc sửa đổi sau chữ ký cuối cùng.")
+    if result.added_fields:
+        problems.append(f"Ô chữ ký {', '.join(result.added_fields)} được thêm sau chữ ký đầu tiên "
+                        "(chỉ được ký vào các ô tạo sẵn).")
     if record is None and xml is None:
         problems.append("Tệp không kèm dữ liệu học bạ (XML): không phải tệp học bạ số của nhà trường.")
     if record is not None:
         problems += chain.missing + chain.extra + chain.disorder
     if not seal.ok and xml is not None:
         problems.append("Dấu số của dữ liệu đính kèm: " + seal.detail)
+    return DocumentCheck(verification=result, xml=xml, record=record, seal=seal, chain=chain, lines=lines,
+                         changed_after_last=changed_after, problems=problems)
 
+
+def verify_pdf(session: Session, *, pdf: bytes, app) -> PdfReport:
+    """Check a transcript PDF: its signatures, their chain, the data's seal and its status at the school."""
+    doc = check_document(pdf, roots=checks.trust_roots(app.instance_path))
+    record, chain, seal = doc.record, doc.chain, doc.seal
     status, issued, digest, trouble = _school_copy(session, record, pdf)
-    problems += trouble
+    problems = doc.problems + trouble
 
     if status.state in ("revoked", "superseded") and issued:
         verdict = "revoked"
         headline = "Học bạ đã bị thu hồi" + (f", thay thế bởi phiên bản {status.newer_version}"
                                               if status.newer_version else "")
-    elif not problems and status.state == "valid" and issued and result.ok and chain.ok and seal.ok:
+    elif not problems and status.state == "valid" and issued and doc.verification.ok and chain.ok and seal.ok:
         verdict, headline = "valid", "Học bạ hợp lệ"
     else:
         verdict, headline = "invalid", "Không xác nhận được học bạ này"
-    return PdfReport(verdict=verdict, headline=headline, problems=problems, signatures=lines,
-                     changed_after_last=changed_after, chain=chain, seal=seal, status=status, issued_copy=issued,
-                     record=record, sha256=digest)
+    return PdfReport(verdict=verdict, headline=headline, problems=problems, signatures=doc.lines,
+                     changed_after_last=doc.changed_after_last, chain=chain, seal=seal, status=status,
+                     issued_copy=issued, record=record, sha256=digest)
 
 
 # --- What the report shows of the data -------------------------------------------------------------------

@@ -13,6 +13,7 @@ from portal.errors import NotFound
 from portal.gradebook import rules
 from portal.gradebook.service import TERM_LABELS
 from portal.models import Flag, SchoolClass, SchoolYear, Subject
+from portal.parents import read as parents_read
 from portal.review import bp, export, service
 from portal.web import is_fragment_request, render
 
@@ -166,9 +167,11 @@ def class_summary(class_id: int):
     klass = _class(class_id)
     term = _term_arg(session, session.get(SchoolYear, klass.school_year_id))
     results = service.class_results(session, klass=klass)
+    publication = (parents_read.publication_cell(session, klass, term)
+                   if current_actor().has(*LEADERS) else None)
     return render("review/class_summary.html", results=results, term=term, TERMS=service.SUMMARY_TERMS,
                   svc=service, counts=service.count_class(results, term), display=rules.display,
-                  LEVELS_SHORT=rules.LEVEL_LABELS)
+                  LEVELS_SHORT=rules.LEVEL_LABELS, publication=publication)
 
 
 def _xlsx(data: bytes, filename: str, **audit_fields) -> Response:

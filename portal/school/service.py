@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
@@ -13,6 +15,7 @@ from portal.models import (
     SchoolYear,
     Student,
     StudentGuardian,
+    TransferredDocument,
     User,
 )
 
@@ -79,3 +82,23 @@ def student_guardians(session: Session, student_id: int):
         select(Guardian).join(StudentGuardian, StudentGuardian.guardian_id == Guardian.id)
         .where(StudentGuardian.student_id == student_id)
     ).all()
+
+
+def transferred_documents(session: Session, student_id: int) -> list[dict]:
+    """The signed transcripts the student brought from other schools (without their bytes), oldest year first."""
+    rows = session.exec(
+        select(TransferredDocument.id, TransferredDocument.school_year, TransferredDocument.class_name,
+               TransferredDocument.source_school, TransferredDocument.version, TransferredDocument.pdf_sha256,
+               TransferredDocument.imported_at, TransferredDocument.report)
+        .where(TransferredDocument.student_id == student_id)
+        .order_by(TransferredDocument.school_year, TransferredDocument.version)).all()
+    out = []
+    for doc_id, year, class_name, school, version, sha, imported_at, report in rows:
+        try:
+            checked = json.loads(report or "{}")
+        except ValueError:
+            checked = {}
+        out.append({"id": doc_id, "year": year, "class_name": class_name, "school": school, "version": version,
+                    "sha256": sha, "imported_at": imported_at, "revoked": checked.get("status") == "revoked",
+                    "verified": checked.get("ok") is True})
+    return out

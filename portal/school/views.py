@@ -1,6 +1,6 @@
 from flask import abort, request
 
-from portal.authz import ANY, homeroom_student, own_child, own_class, policy, teaches_class
+from portal.authz import ANY, allowed, current_actor, homeroom_student, own_child, own_class, policy, teaches_class
 from portal.db import get_session
 from portal.errors import NotFound
 from portal.home.service import class_sizes, current_year, profile_gaps
@@ -54,8 +54,12 @@ def student_detail(student_id: int):
     student = db.get(Student, student_id)
     if student is None:
         raise NotFound("Không tìm thấy học sinh.")
+    from portal.parents.views import CODE_ISSUERS
+
     return render("school/student_detail.html", student=student, history=service.student_history(db, student_id),
-                  guardians=service.student_guardians(db, student_id), gaps=profile_gaps(student))
+                  guardians=service.student_guardians(db, student_id), gaps=profile_gaps(student),
+                  issues_codes=allowed(current_actor(), CODE_ISSUERS, {"student_id": student_id}),
+                  transferred=service.transferred_documents(db, student_id))
 
 
 @bp.get("/hoc-sinh/<int:student_id>/anh")

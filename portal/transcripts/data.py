@@ -29,6 +29,7 @@ from portal.models import (
     SchoolYear,
     SubjectComment,
     TeacherProfile,
+    TransferredDocument,
     User,
     UserRole,
 )
@@ -188,14 +189,42 @@ def _history(session: Session, student_id: int, school: School, year: SchoolYear
         .join(SchoolYear, SchoolYear.id == SchoolClass.school_year_id)
         .where(Enrollment.student_id == student_id, SchoolYear.start_date <= year.start_date)
         .order_by(SchoolYear.start_date, Enrollment.id)).all()
-    out = []
-    for index, (enrollment, klass, row_year) in enumerate(rows, start=1):
-        item = {f"key{table}_quatrinhhoctap": f"{key[:28]}q{index:03d}", f"key{table}": key,
-                "namhoc": row_year.name, "tenlop": klass.name, "tentruong": school.name,
-                "tentinh": school.province_name,
-                "ngaytrangthaichuyenden": enrollment.joined_on.isoformat() if enrollment.joined_on else ""}
-        out.append({**item, **env})
-    return out
+    here = [{"namhoc": row_year.name, "tenlop": klass.name, "tentruong": school.name, "tentinh": school.province_name,
+             "ngaytrangthaichuyenden": enrollment.joined_on.isoformat() if enrollment.joined_on else ""}
+            for enrollment, klass, row_year in rows]
+    seen = {(y["namhoc"], y["tenlop"], y["tentruong"]) for y in here}
+    earlier = [y for y in _transferred_years(session, student_id, year)
+               if (y["namhoc"], y["tenlop"], y["tentruong"]) not in seen]
+    # A stable sort by year: the other schools' part of a year comes before this school's.
+    years = sorted(earlier + here, key=lambda y: y["namhoc"])
+    return [{f"key{table}_quatrinhhoctap": f"{key[:28]}q{index:03d}", f"key{table}": key, **item, **env}
+            for index, item in enumerate(years, start=1)]
+
+
+def _transferred_years(session: Session, student_id: int, year: SchoolYear) -> list[dict[str, str]]:
+    """The years spent at other schools up to `year`, read from the signed transcripts the student brought on
+    transfer (the newest version of each): each one's own year and the history it lists itself."""
+    from portal.transcripts import xmlfile  # xmlfile imports this module
+
+    rows = session.exec(
+        select(TransferredDocument.madinhdanhhocba, TransferredDocument.xml)
+        .where(TransferredDocument.student_id == student_id, TransferredDocument.school_year <= year.name)
+        .order_by(TransferredDocument.madinhdanhhocba, TransferredDocument.version.desc())).all()
+    found: dict[tuple[str, str, str], dict[str, str]] = {}
+    done: set[str] = set()
+    for record_id, xml in rows:
+        if record_id in done:
+            continue
+        done.add(record_id)
+        record = xmlfile.from_xml(xml)
+        h = record.hocba
+        own = {"namhoc": h.get("namhoc", ""), "tenlop": h.get("tenlop", ""), "tentruong": h.get("tentruong", ""),
+               "tentinh": h.get("thongtintruong_diachi_tentinh", ""), "ngaytrangthaichuyenden": ""}
+        for item in [*record.quatrinhhoctap, own]:
+            entry = {name: item.get(name, "") for name in own}
+            if entry["namhoc"] <= year.name:
+                found.setdefault((entry["namhoc"], entry["tenlop"], entry["tentruong"]), entry)
+    return sorted(found.values(), key=lambda y: (y["namhoc"], y["ngaytrangthaichuyenden"]))
 
 
 def ministry_subject_code(subject) -> str:

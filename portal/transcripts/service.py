@@ -37,6 +37,7 @@ from sqlmodel import Session, select
 
 from portal import audit, clock
 from portal.db import new_session, write_session
+from portal.delivery import outbox
 from portal.errors import Conflict, DomainError, Forbidden, NotFound
 from portal.models import (
     SIGNER_ROLES,
@@ -474,6 +475,7 @@ def release(session: Session, *, actor, transcript_id: int, app=None) -> Transcr
     row.status, row.released_by, row.released_at = "released", actor.id, utcnow()
     session.add(row)
     session.flush()
+    outbox.record_release(session, row)
     audit.record(session, "transcript.released", actor_id=actor.id, object_type="transcript", object_id=row.id,
                  student_id=row.student_id, school_year_id=row.school_year_id, class_id=row.class_id,
                  after={"version": row.version, "pdf_sha256": row.pdf_sha256, "place": row.issue_place})
@@ -515,6 +517,7 @@ def revoke(session: Session, *, actor, transcript_id: int, reason: str, minutes_
     row.revoke_approver, row.revoke_scan_path, row.revoke_scan_sha256 = approver[:150], scan_path, scan_sha
     session.add(row)
     session.flush()
+    outbox.record_revocation(session, row)
     audit.record(session, "transcript.revoked", actor_id=actor.id, object_type="transcript", object_id=row.id,
                  student_id=row.student_id, school_year_id=row.school_year_id, class_id=row.class_id,
                  note=f"{reason} — Quyết định số {minutes_number} ngày {minutes_date:%d/%m/%Y}, {approver}")

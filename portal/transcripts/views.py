@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import io
 
-from flask import abort, flash, redirect, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, request, send_file, url_for
 from sqlmodel import select
 
 from portal import audit
 from portal.authz import ANY, Actor, current_actor, homeroom_student, policy
 from portal.db import get_session
+from portal.delivery import service as delivery
 from portal.errors import NotFound
 from portal.models import TRANSCRIPT_STATUSES, Job, SchoolClass, Student, Transcript, TranscriptSignature
 from portal.periods import service as periods
@@ -114,6 +115,7 @@ def release_class(class_id: int):
     db = get_session()
     report = batches.release_class(db, actor=current_actor(), class_id=class_id)
     db.commit()
+    delivery.kick(current_app)
     flash(report.summary(), "success" if report.released and not report.refused else
           ("warning" if report.released else "error"))
     return redirect(url_for("transcripts.class_page", class_id=class_id, _anchor="hoc-ba-lop"), 303)
@@ -183,6 +185,7 @@ def release(transcript_id: int):
         return redirect(url_for("transcripts.detail", transcript_id=transcript_id), 303)
     version = row.version
     db.commit()
+    delivery.kick(current_app)
     flash(f"Đã phát hành học bạ (phiên bản {version}). Từ nay học bạ và dữ liệu của nó không thể thay đổi.",
           "success")
     return redirect(url_for("transcripts.detail", transcript_id=transcript_id), 303)
@@ -227,6 +230,7 @@ def revoke(transcript_id: int):
     renewed = new.id != transcript_id
     target, version = new.id, new.version
     db.commit()
+    delivery.kick(current_app)
     if renewed:
         flash(f"Đã thu hồi học bạ. Phiên bản {version} đã được lập từ dữ liệu hiện tại và chờ ký lại.", "success")
     else:

@@ -62,26 +62,30 @@ def signed_template(template_database, tmp_path_factory):
         admin.dispose()
 
 
+def copy_signed_instance(template: dict, instance, *, pg_name: str) -> str:
+    """Copy the signed template's token folder, PIN secrets, CA and database into `instance` (the database
+    under `pg_name` on PostgreSQL); return the copy's database URL."""
+    instance.mkdir(parents=True, exist_ok=True)
+    for folder in PKI_DIRS:
+        shutil.copytree(template["instance"] / folder, instance / folder, symlinks=True)
+    conf = instance / "softhsm" / "softhsm2.conf"
+    conf.write_text(conf.read_text(encoding="utf-8").replace(str(template["instance"]), str(instance)),
+                    encoding="utf-8")
+    if PG_URL:
+        admin = _pg_admin_engine()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{pg_name}" TEMPLATE "{template["name"]}"'))
+        admin.dispose()
+        return _pg_database_url(pg_name)
+    shutil.copyfile(template["instance"] / "portal.db", instance / "portal.db")
+    return "sqlite:///" + str(instance / "portal.db")
+
+
 @pytest.fixture
 def database_url(signed_template, tmp_path):
     """A fresh copy of the signed template, with a copy of its token folder, PIN secrets and CA."""
-    instance = tmp_path / "instance"
-    instance.mkdir(exist_ok=True)
-    for folder in PKI_DIRS:
-        shutil.copytree(signed_template["instance"] / folder, instance / folder, symlinks=True)
-    conf = instance / "softhsm" / "softhsm2.conf"
-    conf.write_text(conf.read_text(encoding="utf-8").replace(str(signed_template["instance"]), str(instance)),
-                    encoding="utf-8")
-    if PG_URL:
-        name = f"portal_tr_{_worker()}"
-        admin = _pg_admin_engine()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{signed_template["name"]}"'))
-        admin.dispose()
-        return _pg_database_url(name)
-    shutil.copyfile(signed_template["instance"] / "portal.db", instance / "portal.db")
-    return "sqlite:///" + str(instance / "portal.db")
+    return copy_signed_instance(signed_template, tmp_path / "instance", pg_name=f"portal_tr_{_worker()}")
 
 
 @pytest.fixture
