@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import csv
 import hashlib
 import io
@@ -101,8 +102,11 @@ def _foreign_signed_pdf(tmp_path) -> bytes:
     (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     signer = signers.SimpleSigner.load(str(tmp_path / "key.pem"), str(tmp_path / "cert.pem"))
     pdf = weasyprint.HTML(string="<h1>HỌC BẠ</h1><p>Nguyễn Văn Giả — Giỏi</p>").write_pdf()
-    out = signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)),
-                           signers.PdfSignatureMetadata(field_name="ChuKy01_principal"), signer=signer)
+    # pyHanko's sync entry point calls asyncio.run: run it off this thread (a browser test may have left
+    # Playwright's event loop running in this worker)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        out = pool.submit(signers.sign_pdf, IncrementalPdfFileWriter(io.BytesIO(pdf)),
+                          signers.PdfSignatureMetadata(field_name="ChuKy01_principal"), signer=signer).result()
     return out.getvalue()
 
 

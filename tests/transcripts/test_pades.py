@@ -6,6 +6,7 @@ between two signatures, a certificate from another CA — is reported."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
 import os
 import shutil
@@ -392,7 +393,9 @@ def test_sync_api_works_inside_a_running_event_loop(pki, unsigned_pdf):
                             reason="Đóng dấu", location="Ninh Bình", certify=True, lock_document=True)
         return pades.validate(signed, trust_roots=[pki.ca])
 
-    report = asyncio.run(inside_a_loop())
+    # (in a thread of its own: a browser test may have left Playwright's loop running in this worker's thread)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        report = pool.submit(asyncio.run, inside_a_loop()).result()
     assert report.ok and report.signatures[0].signer_name == subject(pki.seal)["common_name"]
 
 
