@@ -165,6 +165,9 @@ _OVERFLOW_JS = """
 def assert_no_horizontal_overflow(page: Page) -> None:
     """The page fits the viewport's width: no sideways scrolling, nothing cut off at the edges."""
     width = page.viewport_size["width"]
+    # Measure the page as laid out with its stylesheets: a DOM assertion can pass before they have loaded,
+    # and an unstyled table makes a phone zoom out (seen on a loaded CI machine).
+    page.wait_for_load_state("load")
     result = page.evaluate(_OVERFLOW_JS)
     detail = f"innerWidth {result['innerWidth']}, scrollWidth {result['scrollWidth']}; crossing the edge:\n" + (
         "\n".join(result["offenders"]) or "(no element box: overflowing text?)"
