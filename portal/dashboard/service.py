@@ -1,4 +1,5 @@
-"""Progress against the deadlines: how much of each period's data is entered, per class and subject.
+"""Progress against the deadlines: how much of each period's data is entered, per class and subject, and how
+far the year's transcripts have gone (signed, released, sent).
 
 Everything is counted in a handful of grouped queries for the whole school year (cells per class, subject,
 term and slot; homeroom entries per class, term and key; open flags per class and subject), then split into
@@ -10,8 +11,15 @@ period (ck1, ck2) the other cells of the term and the homeroom entries of the te
 ratings, both absence counts); the whole year (cn) every cell and homeroom entry of both terms and the
 homeroom teacher's year comment — everything the year's results are computed from.
 
-Signing, release and sending have no data yet (transcripts are a later feature): their stages are shown
-as not started (`Stage.available` is False) so that the screens keep their place for them.
+The transcript stages belong to the year, not to a period: every period shows the same ones. They count the
+students now in the class by the newest version of their transcript of the year (`transcripts`), in two more
+grouped queries. Per class: "signed" when every signature of that version is given or it is released;
+"released" when it is released; "sent" when it is released and every endpoint now in SEND_ENDPOINTS has
+accepted it (the outbox's row for that version and endpoint is "sent"). Per (class, signer's subject list),
+for the subject rows: a row is signed when the signature that covers that subject is given (a subject
+teacher's, or the homeroom teacher's or principal's when they teach it), or the transcript is released. A
+revoked version counts for nothing, and so does its replacement until it is signed again. Without any
+endpoint in SEND_ENDPOINTS nothing is ever sent, so "sent" is shown as not available rather than as 0 %.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func
+from sqlalchemy import and_, case, exists, false, func
 from sqlmodel import Session, select
 
 from portal import clock
@@ -39,7 +47,10 @@ from portal.models import (
     SchoolYear,
     StudentRecord,
     Subject,
+    Submission,
     TeachingAssignment,
+    Transcript,
+    TranscriptSignature,
     User,
     YearDeadline,
 )
@@ -52,7 +63,8 @@ HOMEROOM_PERIODS = ("ck1", "ck2", "cn")  # mid-term periods have no homeroom ent
 HOMEROOM_LABEL = "Mục chủ nhiệm"
 STATUS_LABELS = {"late": "Trễ hạn", "soon": "Sắp đến hạn", "done": "Hoàn thành", "open": "Đang nhập",
                  "none": "Không có dữ liệu cần nhập"}
-STAGES = (("signed", "Đã ký"), ("released", "Đã phát hành"), ("sent", "Đã gửi"))
+STAGES = {"signed": "Đã ký", "released": "Đã phát hành", "sent": "Đã gửi"}
+SENDING_OFF = "chưa cấu hình nơi nhận"  # the "sent" stage without any endpoint in SEND_ENDPOINTS
 
 
 def today_vn(now: datetime | None = None) -> date:
@@ -165,6 +177,10 @@ class Counts:
     flags: dict[tuple[int, int], int]  # (class, subject) → open flags
     teachers: dict[tuple[int, int], str]  # (class, subject) → assigned teacher's name
     homerooms: dict[int, str]  # user id → name
+    with_transcripts: bool = False  # whether the two fields below were loaded
+    transcripts: dict[int, tuple[int, int, int]] = field(default_factory=dict)  # class → signed, released, sent
+    # (class, subject) → students whose subject row is signed on a transcript not released yet
+    signed_rows: dict[tuple[int, int], int] = field(default_factory=dict)
     _slots: dict[tuple[int, str], list[rules.Slot]] = field(default_factory=dict)
 
     def slots(self, subject: Subject, term: str) -> list[rules.Slot]:
@@ -213,8 +229,9 @@ class Counts:
 
 
 def load_counts(session: Session, year: SchoolYear, *, class_ids: list[int] | None = None,
-                with_records: bool = True) -> Counts:
-    """Load the year's counts (optionally for some classes only) in a handful of grouped queries."""
+                with_records: bool = True, with_transcripts: bool = False, endpoints: tuple[str, ...] = ()) -> Counts:
+    """Load the year's counts (optionally for some classes only) in a handful of grouped queries; with the
+    transcript stages when asked, "sent" meaning accepted by every one of `endpoints`."""
     query = select(SchoolClass).where(SchoolClass.school_year_id == year.id)
     if class_ids is not None:
         query = query.where(SchoolClass.id.in_(class_ids or [-1]))
@@ -255,7 +272,55 @@ def load_counts(session: Session, year: SchoolYear, *, class_ids: list[int] | No
     homeroom_ids = {c.homeroom_teacher_id for c in classes if c.homeroom_teacher_id}
     if homeroom_ids:
         counts.homerooms = dict(session.exec(select(User.id, User.full_name).where(User.id.in_(homeroom_ids))).all())
+    if with_transcripts:
+        load_transcripts(session, counts, ids, endpoints)
     return counts
+
+
+def load_transcripts(session: Session, counts: Counts, ids: list[int], endpoints: tuple[str, ...]) -> None:
+    """Count, for the students now in these classes, how far the newest version of their transcript of the year
+    has gone: per class (signed, released, sent to every endpoint) and, among those not released, the signed
+    subject rows."""
+    year_id = counts.year.id
+    newest = (select(Transcript.student_id, func.max(Transcript.version).label("version"))
+              .where(Transcript.school_year_id == year_id).group_by(Transcript.student_id).subquery())
+
+    def current(query):
+        """The query over (current enrollment, newest transcript version of the year) pairs."""
+        return (query.join(Transcript, and_(Transcript.student_id == Enrollment.student_id,
+                                            Transcript.school_year_id == year_id))
+                .join(newest, and_(newest.c.student_id == Transcript.student_id,
+                                   newest.c.version == Transcript.version))
+                .where(Enrollment.class_id.in_(ids), Enrollment.left_on.is_(None)))
+
+    released = Transcript.status == "released"
+    signatures = TranscriptSignature.transcript_id == Transcript.id
+    unsigned = exists().where(signatures, TranscriptSignature.status != "signed")
+    all_signed = and_(Transcript.status == "signing", ~unsigned)
+    # Accepted by each endpoint now configured: one added later (and backfilled) must have it too; a submission
+    # to an endpoint no longer configured is never sent again and does not count either way.
+    accepted = [exists().where(Submission.transcript_id == Transcript.id, Submission.endpoint == name,
+                               Submission.status == "sent") for name in endpoints]
+    all_sent = and_(released, *accepted) if accepted else false()
+    per_class = current(select(Enrollment.class_id, func.count(case((released, 1), (all_signed, 1))),
+                               func.count(case((released, 1))), func.count(case((all_sent, 1)))))
+    counts.transcripts = {c: (signed, rel, sent) for c, signed, rel, sent in
+                          session.exec(per_class.group_by(Enrollment.class_id)).all()}
+    # A signature covers the subject rows named in its `subjects` (", "-joined names, as on the PDF's cells).
+    per_signer = (current(select(Enrollment.class_id, TranscriptSignature.subjects, func.count()))
+                  .join(TranscriptSignature, signatures)
+                  .where(Transcript.status == "signing", TranscriptSignature.status == "signed",
+                         TranscriptSignature.subjects != "")
+                  .group_by(Enrollment.class_id, TranscriptSignature.subjects))
+    covered = session.exec(per_signer).all()
+    grades = {c.id: c.grade_id for c in counts.classes}
+    for class_id, text, n in covered:
+        names = f", {text}, "
+        for subject in counts.subjects.get(grades[class_id], []):
+            if f", {subject.name}, " in names:  # bounded by separators: a name may hold a comma itself
+                key = (class_id, subject.id)
+                counts.signed_rows[key] = counts.signed_rows.get(key, 0) + n
+    counts.with_transcripts = True
 
 
 # --- Items: one (period, class, subject or homeroom entries) with its progress and urgency ---------------
@@ -263,17 +328,25 @@ def load_counts(session: Session, year: SchoolYear, *, class_ids: list[int] | No
 
 @dataclass
 class Stage:
-    """A later step (signing, release, sending); `available` is False until that feature exists."""
+    """A transcript step (signed, released, sent): `done` of `total` students; when it cannot be counted,
+    `available` is False and `reason` says why in a few words."""
 
     code: str
     label: str
     done: int = 0
     total: int = 0
-    available: bool = False
+    available: bool = True
+    reason: str = ""
 
     @property
     def percent(self) -> int:
+        """Rounded down, so that 100 % means every student."""
         return self.done * 100 // self.total if self.total else 0
+
+    @property
+    def status(self) -> str:
+        """For the bar's colour: done when every student is counted, else open."""
+        return "done" if self.total and self.done >= self.total else "open"
 
 
 @dataclass
@@ -341,11 +414,24 @@ class Item:
 
 def subject_item(counts: Counts, period: PeriodInfo, klass: SchoolClass, subject: Subject) -> Item:
     terms = counts.subject_progress(klass, subject, period.code)
+    stages = []
+    if counts.with_transcripts:
+        size = counts.sizes.get(klass.id, 0)
+        signed = counts.signed_rows.get((klass.id, subject.id), 0) + counts.transcripts.get(klass.id, (0, 0, 0))[1]
+        stages.append(Stage("signed", STAGES["signed"], min(signed, size), size))
     return Item(period, klass, subject, counts.teachers.get((klass.id, subject.id)),
                 sum(f for f, _ in terms.values()), sum(t for _, t in terms.values()),
-                counts.flags.get((klass.id, subject.id), 0),
-                [Stage(code, label, total=counts.sizes.get(klass.id, 0)) for code, label in STAGES[:1]],
+                counts.flags.get((klass.id, subject.id), 0), stages,
                 tuple(term for term, (f, t) in terms.items() if f < t))
+
+
+def class_stages(counts: Counts, klass: SchoolClass, *, sending: bool) -> list[Stage]:
+    """The class's signed, released and sent students of its size ("sent" not available without endpoints)."""
+    size = counts.sizes.get(klass.id, 0)
+    signed, released, sent = (min(n, size) for n in counts.transcripts.get(klass.id, (0, 0, 0)))
+    return [Stage("signed", STAGES["signed"], signed, size), Stage("released", STAGES["released"], released, size),
+            Stage("sent", STAGES["sent"], sent, size) if sending
+            else Stage("sent", STAGES["sent"], total=size, available=False, reason=SENDING_OFF)]
 
 
 def homeroom_item(counts: Counts, period: PeriodInfo, klass: SchoolClass) -> Item:
@@ -407,6 +493,7 @@ class Dashboard:
     classes: list[ClassRow] = field(default_factory=list)
     deadlines: list[Deadline] = field(default_factory=list)
     late: dict[str, int] = field(default_factory=dict)  # passed period → its unfinished (class, subject) items
+    sending: bool = False  # whether any endpoint is configured (else the "sent" stage is not available)
 
     @property
     def items(self) -> list[Item]:
@@ -436,8 +523,13 @@ def current_year(session: Session) -> SchoolYear | None:
     return session.exec(select(SchoolYear).where(SchoolYear.is_current)).first()
 
 
-def build_dashboard(session: Session, *, period: str | None = None, now: datetime | None = None) -> Dashboard:
-    """The current year's progress for one period (by default the one whose deadline comes next)."""
+def build_dashboard(session: Session, *, period: str | None = None, now: datetime | None = None,
+                    app=None) -> Dashboard:
+    """The current year's progress for one period (by default the one whose deadline comes next), with the
+    year's transcript stages."""
+    # Imported here: portal.delivery's service imports this module (days_text, today_vn).
+    from portal.delivery.outbox import endpoints
+
     today = today_vn(now)
     if period is not None and period not in PERIODS:
         raise NotFound("Kì đánh giá không hợp lệ.")
@@ -450,7 +542,9 @@ def build_dashboard(session: Session, *, period: str | None = None, now: datetim
     board.default_period = next_period(infos).code
     board.period = infos[period or board.default_period]
     board.deadlines = year_deadlines(session, year, infos, today)
-    counts = load_counts(session, year)
+    names = tuple(endpoints(app))
+    board.sending = bool(names)
+    counts = load_counts(session, year, with_transcripts=True, endpoints=names)
     for info in board.periods:
         if info.passed:
             board.late[info.code] = sum(1 for klass in counts.classes for item in class_items(counts, info, klass)
@@ -459,8 +553,7 @@ def build_dashboard(session: Session, *, period: str | None = None, now: datetim
         size = counts.sizes.get(klass.id, 0)
         board.classes.append(ClassRow(
             klass, counts.grades.get(klass.grade_id, 0), counts.homerooms.get(klass.homeroom_teacher_id), size,
-            class_items(counts, board.period, klass), board.period,
-            [Stage(code, label, total=size) for code, label in STAGES]))
+            class_items(counts, board.period, klass), board.period, class_stages(counts, klass, sending=board.sending)))
     return board
 
 

@@ -20,8 +20,9 @@ GK_CELLS, CK_CELLS, HOMEROOM_TERM_KEYS = 13, 52, 3  # per student and term (home
 
 
 @pytest.fixture
-def entered(session):
-    """Some of 6A1's cells, entered through the gradebook's write path while every period is open."""
+def entered(session, app_ctx):
+    """Some of 6A1's cells, entered through the gradebook's write path while every period is open (in an app
+    context: the dashboard reads the sending endpoints from the configuration)."""
     set_deadlines(session, OPEN_PLAN)
     save(session, "6A1", "toan", "hk1", "gk", range(3))
     save(session, "6A1", "toan", "hk1", "gk", [2], raw="")  # emptied again: no longer counts
