@@ -37,7 +37,8 @@ def warm_up() -> None:
 
 
 class WarmWorker(Worker):
-    """Warm before the first fork; reconcile the sending outbox at start and every SEND_RECONCILE_SECONDS.
+    """Warm before the first fork; reconcile the sending outbox (backfill, then enqueue what is due) at start and
+    every SEND_RECONCILE_SECONDS: configuring an endpoint and restarting the worker is enough to send everything.
 
     The periodic reconcile runs in the worker's own loop (it asks `should_run_maintenance_tasks` after every
     job and every idle dequeue timeout, worker TTL − 15 s), not through RQ's scheduler: a worker killed with

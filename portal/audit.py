@@ -63,6 +63,7 @@ ACTIONS = {
     "transcript.revoked": "Thu hồi học bạ",
     "signer_key.imported": "Gán khóa ký số",
     "delivery.resend": "Gửi lại học bạ về CSDL",
+    "delivery.backfill": "Bổ sung học bạ vào hàng gửi về CSDL",
     "parent.code_issued": "Cấp mã liên kết phụ huynh",
     "parent.claimed": "Phụ huynh liên kết với học sinh",
     "parent.claim_failed": "Nhập sai mã liên kết phụ huynh",

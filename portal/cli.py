@@ -1,4 +1,5 @@
-"""Command-line tools: `flask --app wsgi db upgrade`, `setup`, `seed-demo`, `demo-logins`, `audit verify`."""
+"""Command-line tools: `flask --app wsgi db upgrade`, `setup`, `seed-demo`, `demo-logins`, `audit verify`,
+`transcripts export`, `delivery backfill`."""
 
 from __future__ import annotations
 
@@ -143,8 +144,35 @@ def transcripts_export(out_dir):
         raise SystemExit(1)
 
 
+delivery_cli = AppGroup("delivery", help="Sending released transcripts to the Ministry's and Department's databases.")
+
+
+@delivery_cli.command("backfill")
+def delivery_backfill():
+    """Add the submissions that configured endpoints missed (transcripts released or revoked before they were
+    configured) and enqueue them; idempotent. The worker also does this when it starts and every few minutes."""
+    from portal.delivery import service
+
+    if not service.endpoints(current_app):
+        click.echo("Chưa cấu hình nơi nhận (SEND_ENDPOINTS): không có gì để bổ sung.")
+        return
+    done = service.backfill(app=current_app)
+    if done.postponed:
+        click.echo(f"{done.postponed} học bạ chưa bổ sung được lúc này (đang có thao tác khác): chạy lại sau ít phút.",
+                   err=True)
+    if not done.created:
+        if not done.postponed:
+            click.echo("Không thiếu lượt gửi nào.")
+        return
+    per = ", ".join(f"{name}: {count}" for name, count in sorted(done.by_endpoint.items()))
+    click.echo(f"Đã bổ sung {done.created} lượt gửi còn thiếu ({per}).")
+    if service.kick(current_app, submission_ids=done.ids) is None:
+        click.echo("Hàng đợi (Redis) chưa trả lời: máy xử lí nền sẽ gửi khi nó hoạt động lại.", err=True)
+
+
 def init_app(app) -> None:
     app.cli.add_command(audit_cli)
+    app.cli.add_command(delivery_cli)
     app.cli.add_command(transcripts_cli)
     app.cli.add_command(pki_cli)
     app.cli.add_command(db_cli)

@@ -648,7 +648,10 @@ class VerifyAttempt(SQLModel, table=True):
 
 # --- Sending, receiving, transfer, parents (issue: delivery) ---------------------------------------------------
 
-SUBMISSION_STATUSES = {"pending": "Chờ gửi", "sending": "Đang gửi", "sent": "Đã gửi", "failed": "Lỗi, sẽ gửi lại"}
+# "rejected": the receiver refused the content (HTTP 422 or 409); it would refuse it again, so it is not retried until
+# someone resends it by hand.
+SUBMISSION_STATUSES = {"pending": "Chờ gửi", "sending": "Đang gửi", "sent": "Đã gửi", "failed": "Lỗi, sẽ gửi lại",
+                       "rejected": "Bị từ chối"}
 SUBMISSION_EVENTS = ("NEW", "UPDATE", "CANCEL")
 
 
@@ -669,7 +672,7 @@ class Submission(SQLModel, table=True):
     thoigiancapnhat: str = Field(max_length=20)  # "YYYY-MM-DD HH:MM:SS" (Vietnam time) of the event
     status: str = Field(default="pending", max_length=10)  # key of SUBMISSION_STATUSES
     attempts: int = Field(default=0)
-    next_attempt_at: datetime = Field(default_factory=utcnow)
+    next_attempt_at: datetime = Field(default_factory=utcnow)  # when pending/failed; unused once sent or rejected
     last_error: str | None = Field(default=None, max_length=1000)
     receipt: str | None = None  # the receiver's receipt (JSON text) once accepted
     receipt_id: str | None = Field(default=None, max_length=100)

@@ -141,11 +141,13 @@ CASES = [
     Case("transcripts.sign", "POST", (*LEADERS, *TEACHERS)),
     Case("transcripts.sign_progress", "GET", ("principal", "teacher"), "tr_job"),
     # --- delivery ---
-    # Sending dashboard and resends: leadership (dl_submission: a failed submission of tr_released); the receiver
-    # API authenticates by bearer token (no endpoint configured here: 404 JSON, never a login page).
+    # Sending dashboard, resends and the backfill of missed submissions: leadership (dl_submission: a failed
+    # submission of tr_released); the receiver API authenticates by bearer token (no endpoint configured here: 404
+    # JSON, never a login page).
     Case("delivery.index", "GET", LEADERS),
     Case("delivery.resend", "POST", LEADERS, "dl_submission"),
     Case("delivery.resend_all", "POST", LEADERS),
+    Case("delivery.backfill", "POST", LEADERS),
     Case("delivery.receive_api", "POST", PUBLIC),
     Case("delivery.received", "GET", LEADERS),
     # --- parents ---

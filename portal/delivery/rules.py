@@ -37,6 +37,11 @@ def release_event(version: int, sent_before: bool) -> str:
     return "UPDATE" if version > 1 and sent_before else "NEW"
 
 
+def history_position(version: int, event: str) -> tuple[int, int]:
+    """Where an event stands in its record's history: version 1 released, revoked, version 2 released, …"""
+    return (version, 1 if event == "CANCEL" else 0)
+
+
 def vn_timestamp(moment: datetime) -> str:
     """An instant written as thoigiancapnhat: "YYYY-MM-DD HH:MM:SS" in Vietnam time."""
     if moment.tzinfo is None:
@@ -57,6 +62,16 @@ def backoff_seconds(attempts: int, *, base: float = 10.0, cap: float = 3600.0) -
     if attempts <= 0:
         return 0.0
     return float(min(cap, base * 2 ** min(attempts - 1, 40)))
+
+
+PERMANENT_STATUSES = frozenset({409, 422})
+
+
+def permanent_refusal(status: int | None) -> bool:
+    """Whether a receiver's answer refuses the content itself, so that the same submission would be refused again:
+    422 (unsigned, tampered, not matching its envelope) or 409 (another content under the same idbanghi+phienban).
+    Such an attempt is not retried automatically; 5xx, timeouts and connection errors are."""
+    return status in PERMANENT_STATUSES
 
 
 def lease_expired(updated_at: datetime, now: datetime, lease_seconds: float) -> bool:

@@ -8,16 +8,21 @@ The `submissions` table is the truth; RQ only carries work (docs/reliability.md)
    conditional UPDATE: pending/failed and due → "sending", attempts + 1, `updated_at` = now (the lease). Only
    one process can win a claim, so a job delivered twice sends once. Then one HTTP POST of the JSON envelope
    with ``Authorization: Bearer``, ``Idempotency-Key: <idbanghi>:<phienban>`` and a timeout. A 2xx stores the
-   receipt (status "sent"); anything else stores the reason in Vietnamese, status "failed" and
-   next_attempt_at = now + 10 s × 2^(attempts-1) (at most 1 h), and schedules the next attempt in RQ at that
-   time. The failure is written only if this process still holds the claim (same attempts); a success is
-   written whoever holds it (the receiver is idempotent: the same key gets the same receipt).
-3. **Reconciler** (`enqueue_due`, run when a worker starts, every SEND_RECONCILE_SECONDS from the worker's
-   loop, and by `kick`): enqueues every row that is pending/failed and due, or "sending" with an expired
-   lease (timeout + SEND_LEASE_MARGIN_SECONDS: its worker died). The RQ job id is
-   ``delivery-send-<row id>-<attempts>``, enqueued with ``unique=True``, so reconcilers and kicks collapse
-   onto one job per attempt; a job that exists but can no longer run (finished, failed, started long ago by
-   a dead worker, or scheduled while the row is already due) is replaced.
+   receipt (status "sent"). A 422 or 409 (the receiver refuses the content itself: it would refuse it again)
+   stores the receiver's reasons and status "rejected": no automatic retry, someone resends it by hand
+   ("Gửi lại ngay") once the cause is fixed. Anything else (5xx, timeout, no connection, 401…) stores the
+   reason in Vietnamese, status "failed" and next_attempt_at = now + 10 s × 2^(attempts-1) (at most 1 h), and
+   schedules the next attempt in RQ at that time. A failure is written only if this process still holds the
+   claim (same attempts); a success is written whoever holds it (the receiver is idempotent: the same key
+   gets the same receipt).
+3. **Reconciler** (`reconcile`, run when a worker starts and every SEND_RECONCILE_SECONDS from the worker's
+   loop): first the backfill (`backfill`, outbox.py: the submissions an endpoint missed because it was
+   configured after the release or revocation), then `enqueue_due` (also run by `kick`), which enqueues every
+   row that is pending/failed and due, or "sending" with an expired lease (timeout + SEND_LEASE_MARGIN_SECONDS:
+   its worker died); never a "rejected" one. The RQ job id is ``delivery-send-<row id>-<attempts>``, enqueued
+   with ``unique=True``, so reconcilers and kicks collapse onto one job per attempt; a job that exists but can
+   no longer run (finished, failed, started long ago by a dead worker, or scheduled while the row is already
+   due) is replaced.
 """
 
 from __future__ import annotations
@@ -34,12 +39,13 @@ from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job as RQJob
 from rq.job import JobStatus
 from sqlalchemy import and_, func, or_, update
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, select
 
 from portal import audit, tasks
 from portal.dashboard.service import days_text, today_vn
 from portal.db import new_session, write_session
-from portal.delivery import rules
+from portal.delivery import outbox, rules
 from portal.delivery.outbox import endpoints
 from portal.errors import Conflict, NotFound
 from portal.models import (
@@ -62,6 +68,7 @@ SEND_FUNC = "jobs.delivery.send"
 DEFAULT_TIMEOUT = 30.0
 CLAIM_SKEW = timedelta(seconds=1)  # a scheduled retry may start a moment before its due time
 LEADERS = ("principal", "vice_principal")
+BACKFILL_BATCH = 200  # records per transaction of a backfill (and per IN list)
 
 
 def setting(app, key: str) -> float:
@@ -184,6 +191,76 @@ def kick(app=None, *, submission_ids=None) -> Reconciled | None:
         return None
 
 
+# --- Backfill --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Backfilled:
+    """The submissions a backfill added, and how many per endpoint."""
+
+    ids: list[int] = field(default_factory=list)
+    by_endpoint: dict[str, int] = field(default_factory=dict)
+    postponed: int = 0  # records left for the next pass: another writer was in the way
+
+    @property
+    def created(self) -> int:
+        return len(self.ids)
+
+
+def backfill(*, app, actor=None) -> Backfilled:
+    """Add the submissions that configured endpoints missed (released or revoked before they were configured).
+
+    Idempotent and safe to run from several processes at once (outbox.backfill); one write transaction per batch
+    of records, each with its audit event. Nothing is written when nothing is missing. The caller kicks.
+    """
+    names = list(endpoints(app))
+    done = Backfilled()
+    if not names:
+        return done
+    with new_session(write=False, app=app) as session:
+        records = outbox.missing_records(session, names)
+    for start in range(0, len(records), BACKFILL_BATCH):
+        batch = records[start:start + BACKFILL_BATCH]
+        try:
+            with write_session(app) as session:
+                rows = outbox.backfill(session, names, batch)
+                if not rows:
+                    continue
+                counts: dict[str, int] = {}
+                for row in rows:
+                    counts[row.endpoint] = counts.get(row.endpoint, 0) + 1
+                audit.record(session, "delivery.backfill", actor_id=actor.id if actor else None,
+                             object_type="submission", object_id="",
+                             note=f"Bổ sung {len(rows)} lượt gửi còn thiếu (học bạ phát hành hoặc thu hồi trước khi "
+                                  "cấu hình nơi nhận): " + ", ".join(f"{n} {c}" for n, c in sorted(counts.items())))
+        except (IntegrityError, OperationalError) as exc:
+            # A writer the row locks do not cover (a deadlock victim on PostgreSQL, SQLite busy past its timeout):
+            # nothing of this batch was written; the next pass adds what is still missing.
+            log.warning("delivery: backfill of %d records postponed (%s)", len(batch), type(exc).__name__)
+            done.postponed += len(batch)
+            continue
+        done.ids += [row.id for row in rows]
+        for name, n in counts.items():
+            done.by_endpoint[name] = done.by_endpoint.get(name, 0) + n
+    if done.ids:
+        log.info("delivery: backfilled %s", done.by_endpoint)
+    return done
+
+
+def reconcile(app=None) -> dict:
+    """The worker's periodic pass: backfill what endpoints missed, then enqueue everything due.
+
+    A backfill that fails (the database busy for a moment) does not stop the enqueueing; the next pass retries it.
+    """
+    app = app or current_app
+    try:
+        filled = backfill(app=app).created
+    except SQLAlchemyError:
+        log.exception("delivery: backfill failed; the next reconcile retries it")
+        filled = 0
+    return {**enqueue_due(app).as_dict(), "backfilled": filled}
+
+
 # --- Sending ---------------------------------------------------------------------------------------------
 
 
@@ -236,6 +313,7 @@ class Outcome:
     ok: bool
     reason: str = ""
     receipt: dict = field(default_factory=dict)
+    permanent: bool = False  # the receiver refused the content: sending it again as it is cannot succeed
 
 
 def post(endpoint: dict, label: str, body: dict, key: str) -> Outcome:
@@ -258,7 +336,8 @@ def post(endpoint: dict, label: str, body: dict, key: str) -> Outcome:
             return Outcome(False, f"{label} trả lời HTTP {response.status_code} nhưng không kèm biên nhận hợp lệ.")
         return Outcome(True, receipt=receipt)
     return Outcome(False, rules.failure_reason(label, status=response.status_code,
-                                               body=rules.receiver_reasons(response.content)))
+                                               body=rules.receiver_reasons(response.content)),
+                   permanent=rules.permanent_refusal(response.status_code))
 
 
 def send_submission(*, app, submission_id: int, now: datetime | None = None) -> dict:
@@ -285,6 +364,12 @@ def send_submission(*, app, submission_id: int, now: datetime | None = None) -> 
                                     receipt=json.dumps(outcome.receipt, ensure_ascii=False, sort_keys=True),
                                     receipt_id=str(outcome.receipt["receipt_id"])[:100]))
             return {"submission": submission_id, "sent": True, "receipt_id": outcome.receipt["receipt_id"]}
+        if outcome.permanent:
+            session.execute(update(Submission).where(
+                Submission.id == submission_id, Submission.status == "sending",
+                Submission.attempts == attempt.attempts)
+                .values(status="rejected", last_error=outcome.reason[:1000], updated_at=done))
+            return {"submission": submission_id, "sent": False, "rejected": True, "reason": outcome.reason}
         wait = rules.backoff_seconds(attempt.attempts, base=setting(app, "SEND_BACKOFF_BASE_SECONDS"),
                                      cap=setting(app, "SEND_BACKOFF_MAX_SECONDS"))
         next_at = done + timedelta(seconds=wait)
@@ -315,8 +400,10 @@ def _resendable(row: Submission | None) -> Submission:
 
 
 def resend(session: Session, *, actor, submission_id: int) -> Submission:
-    """Make one failed or pending submission due now; the caller commits, then kicks."""
+    """Make one failed, rejected or pending submission due now; the caller commits, then kicks."""
     row = _resendable(session.get(Submission, submission_id))
+    if row.status == "rejected":
+        row.status = "failed"  # claimable again; a new refusal makes it "rejected" again
     row.next_attempt_at = utcnow()
     session.add(row)
     transcript = session.exec(select(Transcript.student_id, Transcript.school_year_id, Transcript.class_id)
@@ -328,15 +415,16 @@ def resend(session: Session, *, actor, submission_id: int) -> Submission:
 
 
 def resend_failed(session: Session, *, actor, school_year_id: int | None = None) -> list[int]:
-    """Make every failed submission (of a school year) due now; return their ids. The caller commits and kicks."""
-    query = select(Submission).where(Submission.status == "failed")
+    """Make every failed or rejected submission (of a school year) due now; return their ids. The caller commits
+    and kicks."""
+    query = select(Submission).where(Submission.status.in_(("failed", "rejected")))
     if school_year_id is not None:
         query = query.join(Transcript, Transcript.id == Submission.transcript_id).where(
             Transcript.school_year_id == school_year_id)
     rows = session.exec(query).all()
     now = utcnow()
     for row in rows:
-        row.next_attempt_at = now
+        row.status, row.next_attempt_at = "failed", now
         session.add(row)
     if rows:
         audit.record(session, "delivery.resend", actor_id=actor.id, object_type="submission",
@@ -370,7 +458,7 @@ class Tally:
         """For the bar's colour: done, failing, or under way."""
         if self.total and self.count("sent") == self.total:
             return "done"
-        return "late" if self.count("failed") else "open"
+        return "late" if self.count("failed") or self.count("rejected") else "open"
 
 
 @dataclass
@@ -384,6 +472,7 @@ class Failure:
     attempts: int
     reason: str
     next_attempt: str  # Vietnam time
+    rejected: bool = False  # refused by the receiver: no automatic retry, resend by hand
 
 
 @dataclass
@@ -399,6 +488,7 @@ class Board:
     failures: list[Failure]
     active: bool  # something is pending or being sent: the fragment polls itself
     configured: dict[str, str]  # endpoint name → label
+    missing: int = 0  # submissions a backfill would add now (every school year)
     statuses: dict[str, str] = field(default_factory=lambda: dict(SUBMISSION_STATUSES))
 
 
@@ -418,6 +508,7 @@ def sending_board(session: Session, *, school_year_id: int | None = None, app=No
     """Everything the sending dashboard shows for one school year (by default the latest with submissions)."""
     app = app or current_app
     configured = {name: endpoint_label(name, cfg) for name, cfg in endpoints(app).items()}
+    missing = outbox.count_missing(session, list(configured))
     years = _years_with_submissions(session)
     year = next((y for y in years if y.id == school_year_id), None)
     if year is None and years:
@@ -426,7 +517,7 @@ def sending_board(session: Session, *, school_year_id: int | None = None, app=No
         year = next((y for y in years if y.id in with_rows), years[0])
     overall = Tally("Tất cả")
     if year is None:
-        return Board(None, [], None, None, "", overall, [], [], [], False, configured)
+        return Board(None, [], None, None, "", overall, [], [], [], False, configured, missing)
     rows = session.exec(
         select(Submission.id, Submission.endpoint, Submission.status, Submission.sukien, Submission.phienban,
                Submission.attempts, Submission.last_error, Submission.next_attempt_at, SchoolClass.name,
@@ -445,16 +536,18 @@ def sending_board(session: Session, *, school_year_id: int | None = None, app=No
         for tally in (overall, endpoints_seen.setdefault(name, Tally(configured.get(name, name))),
                       classes.setdefault(class_name, Tally(f"Lớp {class_name}"))):
             tally.counts[status] = tally.counts.get(status, 0) + 1
-        if status == "failed":
+        if status in ("failed", "rejected"):
             failures.append(Failure(sub_id, student, class_name, configured.get(name, name), sukien, phienban,
-                                    attempts, error or "", local(next_at)))
+                                    attempts, error or "", local(next_at), rejected=status == "rejected"))
+        if status == "failed":
             soon = soon or utc(next_at) - now < timedelta(minutes=2)
     deadline = session.exec(select(YearDeadline.due).where(YearDeadline.school_year_id == year.id,
                                                            YearDeadline.code == "sending")).first()
     left = rules.days_left(deadline, today_vn()) if deadline else None
     active = bool(overall.count("pending") or overall.count("sending") or soon)
+    failures.sort(key=lambda f: not f.rejected)  # those that need someone first; stable otherwise
     return Board(year, years, deadline, left, days_text(left) if left is not None else "", overall,
-                 list(endpoints_seen.values()), list(classes.values()), failures, active, configured)
+                 list(endpoints_seen.values()), list(classes.values()), failures, active, configured, missing)
 
 
 def totals(session: Session) -> dict[str, int]:

@@ -1,7 +1,8 @@
 """Screens of sending (principal, vice principal) and the receiver's API and page.
 
 GET /gui-hoc-ba: the sending dashboard (page, or its fragment for htmx, which polls itself while anything is
-pending). POST …/gui-lai: make failed submissions due now and enqueue them (after the commit). POST
+pending). POST …/gui-lai: make failed (or rejected) submissions due now and enqueue them (after the commit).
+POST …/bo-sung: add the submissions that endpoints configured after a release missed, and enqueue them. POST
 /api/nhan-hoc-ba: the receiver, authenticated by a bearer token (CSRF-exempt: no cookie is involved). GET
 /nhan-hoc-ba: what this portal received.
 """
@@ -68,6 +69,24 @@ def resend_all():
     flash(f"Đã đưa {len(ids)} lượt gửi bị lỗi vào hàng gửi ngay." if queued is not None else
           "Đã ghi nhận yêu cầu gửi lại; hàng đợi (Redis) chưa trả lời nên việc gửi sẽ bắt đầu khi nó hoạt động lại.",
           "success" if queued is not None else "warning")
+    return _back()
+
+
+@bp.post("/gui-hoc-ba/bo-sung")
+@policy(**LEADERS)
+def backfill():
+    done = service.backfill(app=current_app, actor=current_actor())
+    if done.postponed:
+        flash(f"{done.postponed} học bạ chưa bổ sung được lúc này vì đang có thao tác khác trên chúng; hệ thống sẽ tự "
+              "bổ sung sau ít phút.", "warning")
+    if not done.created:
+        if not done.postponed:
+            flash("Không thiếu lượt gửi nào: mọi học bạ đã phát hành đều đã vào hàng gửi tới từng nơi nhận.", "info")
+        return _back()
+    queued = service.kick(current_app, submission_ids=done.ids)
+    flash(f"Đã bổ sung {done.created} lượt gửi còn thiếu vào hàng gửi." if queued is not None else
+          f"Đã bổ sung {done.created} lượt gửi còn thiếu; hàng đợi (Redis) chưa trả lời nên việc gửi sẽ bắt đầu khi "
+          "nó hoạt động lại.", "success" if queued is not None else "warning")
     return _back()
 
 

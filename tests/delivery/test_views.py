@@ -74,8 +74,12 @@ def test_failures_show_their_reason_and_can_be_resent_now(app, session, released
 
 def test_without_endpoints_the_dashboard_says_what_to_configure(app, session):
     app.config["SEND_ENDPOINTS"] = {}
-    shown = text(sign_in(app, "principal").get("/gui-hoc-ba"))
+    page = sign_in(app, "principal").get("/gui-hoc-ba")
+    shown = text(page)
     assert "Chưa cấu hình nơi nhận học bạ (SEND_ENDPOINTS)" in shown
+    # What happens to the transcripts released meanwhile: they are backfilled, not lost.
+    assert "trước khi cấu hình vẫn được gửi" in shown and "tự bổ sung chúng vào hàng gửi" in shown
+    assert "sẽ không tự gửi" not in shown and "/gui-hoc-ba/bo-sung" not in html(page)  # nothing to backfill to yet
 
 
 def test_the_received_page_lists_accepted_and_refused_submissions(app, client, session, released):
