@@ -33,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--students", type=int, default=30)
     parser.add_argument("--keep", action="store_true", help="keep the temporary instance")
+    parser.add_argument("--profile", metavar="FILE", help="write cProfile statistics of the timed loops to FILE")
     args = parser.parse_args()
     instance = tempfile.mkdtemp(prefix="bench-transcripts-")
     os.environ["PORTAL_INSTANCE"] = instance
@@ -80,6 +81,12 @@ def main() -> None:
 
         one(students[0])  # warm-up: imports, fonts, token, first render
         count = min(args.students, len(students) - 1)
+        profiler = None
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         results = []
         class_start = time.perf_counter()
         for student_id in students[1:count + 1]:
@@ -98,6 +105,9 @@ def main() -> None:
             t = time.perf_counter()
             pades.validate(pdf, trust_roots=roots)
             timings.append(time.perf_counter() - t)
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
 
     def line(name, values):
         print(f"{name:<44} median {statistics.median(values):.3f} s  min {min(values):.3f}  max {max(values):.3f}")

@@ -47,6 +47,9 @@ def make_token(instance: str, signers: int) -> tuple[str, x509.Certificate, list
     with tokens.open_session(tokens.SOFTHSM_MODULE, TOKEN, pin, rw=True) as session:
         ca_cert = ca.create_ca(session, "Trường THCS Hoa Lư")
         ca.write_ca(instance, ca_cert)
+        # as the service has it (read from instance/pki/ca.pem): a certificate asn1crypto built from values is
+        # re-serialised at every dump, ~3 ms per signature that the real path does not pay
+        ca_cert = x509.Certificate.load(ca_cert.dump())
         for i in range(1, signers + 1):
             label = f"user-{i}"
             tokens.generate_rsa_key(session, label)
