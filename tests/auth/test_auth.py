@@ -204,6 +204,10 @@ def test_csrf_token_from_header_as_htmx_sends_it(csrf_app):
 
 
 def test_argon2id_parameters(app):
+    from portal import config
+
+    # The production default (tests/conftest.py lowers the memory cost for speed): set it back here.
+    app.config["ARGON2_MEMORY_KIB"] = config.ARGON2_MEMORY_KIB
     with app.app_context():
         digest = passwords.hash_password("Mot-mat-khau-dai-2026")
     assert digest.startswith("$argon2id$v=19$")
