@@ -3,13 +3,16 @@ real transcripts prepared, signed and released through the transcripts' service.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlmodel import Session, select
 
 from portal.dashboard.service import current_year, today_vn
+from portal.db import engine_for
 from portal.gradebook.service import save_cell, save_record
 from portal.models import (
     Assessment,
@@ -26,6 +29,22 @@ from tests.review.helpers import actor, current_class, roster, subject
 
 # Days from today (Vietnam) to each period's deadline: the next deadline is gk1's, nothing has passed.
 OPEN_PLAN = {"gk1": 10, "ck1": 40, "gk2": 100, "ck2": 150, "cn": 150}
+
+
+@contextmanager
+def counting_statements(app) -> Iterator[list[str]]:
+    """Collect the SQL statements the app's engine runs inside the block."""
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    engine = engine_for(app)
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 def set_deadlines(session: Session, plan: dict[str, int]) -> date:

@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import event
 
 from portal.dashboard import service
-from portal.db import engine_for
 from portal.errors import NotFound
-from tests.dashboard.helpers import OPEN_PLAN, save, save_homeroom, set_deadlines
+from tests.dashboard.helpers import OPEN_PLAN, counting_statements, save, save_homeroom, set_deadlines
 from tests.review.helpers import actor
 
 # Grade 6 (Circular 22, demo curriculum): 13 subjects, each with one mid-term cell per term; the other cells
@@ -167,17 +165,8 @@ def test_homeroom_pending_skips_the_mid_term_periods(entered):
 
 
 def test_counting_takes_a_fixed_number_of_queries(app, entered):
-    statements = []
-
-    def count(*_args):
-        statements.append(1)
-
-    engine = engine_for(app)
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with counting_statements(app) as statements:
         entered.expire_all()
         board = service.build_dashboard(entered, period="cn")
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert len(board.items) == 8 * 14
     assert len(statements) <= 16, f"{len(statements)} queries: counting must not go per class or per student"

@@ -14,15 +14,13 @@ from datetime import date
 
 import lxml.html
 import pytest
-from sqlalchemy import event
 from sqlmodel import select
 
 from portal.dashboard import service
-from portal.db import engine_for
 from portal.models import Subject, TeachingAssignment
 from portal.pki import tokens
 from portal.transcripts import service as transcripts
-from tests.dashboard.helpers import ENDPOINTS, arrange_transcripts
+from tests.dashboard.helpers import ENDPOINTS, arrange_transcripts, counting_statements
 from tests.public.conftest import principal_actor
 from tests.transcripts.conftest import database_url, signed_template  # noqa: F401
 
@@ -65,17 +63,8 @@ def _board(app, session, period="cn"):
 
 
 def test_stages_count_the_newest_transcript_of_each_student(app, session, arranged):
-    statements = []
-
-    def count(*_args):
-        statements.append(1)
-
-    engine = engine_for(app)
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with counting_statements(app) as statements:
         board = _board(app, session)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert len(statements) <= 16, f"{len(statements)} queries: counting must not go per class or per student"
     assert board.sending
     row = _row(board, "6A1")
