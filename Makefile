@@ -33,7 +33,7 @@ TEST_POSTGRES_URL ?= postgresql://root@127.0.0.1:5432/test
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 TESTS ?= tests
-PYTEST := $(PY) -m pytest --rootdir . -p no:cacheprovider -q -ra --strict-markers -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+PYTEST := $(PY) -m pytest --rootdir . -p no:cacheprovider -q -ra --strict-markers -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # $(call apt_ensure,PACKAGES): install the missing Debian packages, or stop with the list to install.
 define apt_ensure

@@ -43,6 +43,9 @@ from tests.transcripts.conftest import copy_signed_instance
 
 pytestmark = [
     pytest.mark.faults,
+    # one xdist worker runs the three scenarios (they share the module's sender); with `--dist loadgroup` this
+    # group, the largest unit, starts first instead of being the run's tail
+    pytest.mark.xdist_group("faults"),
     pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed"),
     pytest.mark.skipif(not os.path.exists(tokens.SOFTHSM_MODULE), reason="softhsm2 is not installed"),
 ]
