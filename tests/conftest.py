@@ -184,6 +184,25 @@ def login_as(client):
     return _login
 
 
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium through Playwright, one per xdist worker (the browser tests' `page_at` makes pages).
+
+    Defined here, once for the whole suite: Playwright's sync API runs an event loop in this thread while it
+    is open, so a second instance in the same worker (a second fixture definition elsewhere) cannot start.
+    """
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"Chromium not found at {CHROMIUM} (set PORTAL_TEST_CHROMIUM); never `playwright install`.")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(headless=True, executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
 def pytest_configure(config):
     """Register the suite's markers: `make test` runs pytest with --strict-markers."""
     config.addinivalue_line("markers", "browser: drives a real Chromium against a live server (tests/browser)")

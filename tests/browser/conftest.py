@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 from werkzeug.serving import make_server
 
 from tests.conftest import DEMO_PASSWORD, ROLE_USERS, base_config
@@ -58,16 +58,6 @@ def live_server(app):
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM} (set PORTAL_TEST_CHROMIUM); never `playwright install`.")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(headless=True, executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

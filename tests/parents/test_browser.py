@@ -13,7 +13,6 @@ from tests.browser.conftest import (  # noqa: F401 - fixtures
     app_config,
     assert_no_horizontal_overflow,
     assert_same_origin,
-    browser,
     live_server,
     login,
     page_at,
