@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Response, abort, current_app, request, stream_with_context, url_for
+from flask import Response, abort, current_app, request, url_for
 
 from portal import audit
 from portal.audit_trail import bp, rules, service
 from portal.authz import ANY, policy
-from portal.db import engine_for, get_session
+from portal.db import engine_for, get_session, new_session
 from portal.errors import error_response
 from portal.models import PERIODS, AuditEvent
 from portal.web import render
@@ -61,9 +61,21 @@ def export_csv():
     shown = ", ".join(f"{k}={v}" for k, v in filters.args().items()) or "toàn bộ"
     name = f"nhat-ky-{datetime.now(rules.VN):%Y%m%d-%H%M}.csv"
     audit.record_now("export", object_type="csv", object_id=name, note=f"Nhật ký hoạt động (CSV), lọc: {shown}")
-    body = stream_with_context(service.csv_rows(get_session(), filters=filters))
-    return Response(body, content_type="text/csv; charset=utf-8",
+    return Response(_csv_body(current_app._get_current_object(), filters), content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+def _csv_body(app, filters):
+    """Stream the CSV through a session of its own, closed when the last chunk is sent.
+
+    The body is read after the request's teardown has closed the request session; reusing that one
+    would check out a connection that nobody returns.
+    """
+    session = new_session(write=False, app=app)
+    try:
+        yield from service.csv_rows(session, filters=filters)
+    finally:
+        session.close()
 
 
 @bp.post("/kiem-tra")

@@ -249,6 +249,14 @@ def test_csv_neutralises_formulas(leader, trail):
     assert note == "'=HYPERLINK(\"http://x\")"
 
 
+def test_csv_stream_returns_its_database_connection(app, leader, trail):
+    # The body is read after the request's teardown; a connection checked out then and never returned
+    # was finalised later by the garbage collector, against a database that might be gone by then.
+    response = leader.get(f"{BASE}/xuat.csv")
+    assert response.data.startswith(b"\xef\xbb\xbf")
+    assert engine_for(app).pool.checkedout() == 0
+
+
 def test_csv_with_bad_filters_is_refused(leader):
     assert leader.get(f"{BASE}/xuat.csv", query_string={"tu": "hôm qua"}).status_code == 400
 
