@@ -19,6 +19,8 @@ from sqlalchemy.engine import make_url
 from portal import create_app
 from portal.db import engine_for, new_session
 
+pytest_plugins = ["tests.session_templates"]  # the expensive session templates, defined once
+
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 TODAY = date.today()
 
@@ -142,7 +144,12 @@ def app(app_config):
     app.test_client_class = SessionAwareClient
     app.extensions["test_sessions"] = []
     yield app
-    engine_for(app).dispose()
+    engine = engine_for(app)
+    leaked = engine.pool.checkedout()
+    engine.dispose()
+    # A connection nobody returned is finalised later by the garbage collector, in whatever test runs
+    # then and after its database may have been dropped: fail here, in the test that leaked it.
+    assert leaked == 0, f"{leaked} database connection(s) still checked out when the test ended"
 
 
 @pytest.fixture

@@ -79,23 +79,41 @@ class Output:
         self._thread.join(timeout=5)
 
 
-@pytest.fixture
-def serve_env(tmp_path):
-    instance = tmp_path / "i"
-    instance.mkdir()
+def _environment(instance: Path, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
     env.update({
         "PORTAL_INSTANCE": str(instance),
         "DATABASE_URL": f"sqlite:///{instance}/portal.db",
-        "PORT": str(free_port()),
+        "PORT": str(port),
         "WEB_CONCURRENCY": "1",
         "PYTHONUNBUFFERED": "1",
         "PORTAL_DEMO_RELEASED_TRANSCRIPTS": "2",
     })
-    setup = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "setup"], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=120, check=False)
-    assert setup.returncode == 0, setup.stdout + setup.stderr
     return env
+
+
+@pytest.fixture(scope="module")
+def set_up_instance(tmp_path_factory) -> Path:
+    """An instance folder after `flask --app wsgi setup` (migrated, seeded, signers provisioned, 2 released
+    transcripts), made once for the module: each test runs on a copy of it."""
+    instance = tmp_path_factory.mktemp("serve-template") / "i"
+    instance.mkdir()
+    setup = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "setup"], cwd=ROOT,
+                           env=_environment(instance, free_port()), capture_output=True, text=True, timeout=180,
+                           check=False)
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    return instance
+
+
+@pytest.fixture
+def serve_env(set_up_instance, tmp_path):
+    instance = tmp_path / "i"
+    shutil.copytree(set_up_instance, instance, symlinks=True)
+    conf = instance / "softhsm" / "softhsm2.conf"  # the token directory is named by its absolute path
+    if conf.exists():
+        conf.write_text(conf.read_text(encoding="utf-8").replace(str(set_up_instance), str(instance)),
+                        encoding="utf-8")
+    return _environment(instance, free_port())
 
 
 def test_serve_starts_everything_and_stops_cleanly_on_ctrl_c(serve_env):

@@ -9,8 +9,7 @@ from playwright.sync_api import expect
 
 from portal.pki import tokens
 from tests.browser.conftest import SIZES, assert_no_horizontal_overflow, login, screenshot
-from tests.dashboard.helpers import ENDPOINTS, arrange_transcripts
-from tests.transcripts.conftest import database_url, signed_template  # noqa: F401
+from tests.dashboard.helpers import ENDPOINTS, database_url, load_arranged  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not os.path.exists(tokens.SOFTHSM_MODULE), reason="softhsm2 is not installed")
 
@@ -21,8 +20,8 @@ def app_config(app_config):
 
 
 @SIZES
-def test_class_partly_signed_released_and_sent(app, session, live_server, page_at, size):
-    arranged = arrange_transcripts(app, session)
+def test_class_partly_signed_released_and_sent(app, session, arranged_template, live_server, page_at, size):
+    arranged = load_arranged(session, arranged_template)
     width, height = size
     page = page_at(width, height)
     login(page, live_server, "principal")

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import event, update
 from sqlmodel import Session, select
 
@@ -25,7 +26,9 @@ from portal.models import (
     User,
     utcnow,
 )
+from tests.conftest import _worker
 from tests.review.helpers import actor, current_class, roster, subject
+from tests.transcripts.conftest import copy_signed_instance
 
 # Days from today (Vietnam) to each period's deadline: the next deadline is gk1's, nothing has passed.
 OPEN_PLAN = {"gk1": 10, "ck1": 40, "gk2": 100, "ck2": 150, "cn": 150}
@@ -148,3 +151,20 @@ def arrange_transcripts(app, session: Session, class_name: str = "6A1") -> Arran
     session.commit()
     session.expire_all()
     return Arranged(klass, students, ids, first.user_id)
+
+
+# --- The arrangement above, made once per test session and copied for each test ---------------------------
+
+
+@pytest.fixture
+def database_url(arranged_template, tmp_path):
+    """A fresh copy of the arranged database, with its token folder, PIN secrets and CA."""
+    return copy_signed_instance(arranged_template, tmp_path / "instance", pg_name=f"portal_dash_{_worker()}")
+
+
+def load_arranged(session: Session, template: dict) -> Arranged:
+    """The arrangement of `arranged_template`, read back through the test's session."""
+    ids = template["ids"]
+    students = {st.id: st for st in session.exec(select(Student).where(Student.id.in_(ids["students"])))}
+    return Arranged(session.get(SchoolClass, ids["klass"]), [students[i] for i in ids["students"]],
+                    dict(ids["transcripts"]), ids["partly"])

@@ -20,9 +20,8 @@ from portal.dashboard import service
 from portal.models import Subject, TeachingAssignment
 from portal.pki import tokens
 from portal.transcripts import service as transcripts
-from tests.dashboard.helpers import ENDPOINTS, arrange_transcripts, counting_statements
+from tests.dashboard.helpers import ENDPOINTS, counting_statements, database_url, load_arranged  # noqa: F401
 from tests.public.conftest import principal_actor
-from tests.transcripts.conftest import database_url, signed_template  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not os.path.exists(tokens.SOFTHSM_MODULE), reason="softhsm2 is not installed")
 
@@ -33,8 +32,8 @@ def app_config(app_config):
 
 
 @pytest.fixture
-def arranged(app, session):
-    return arrange_transcripts(app, session)
+def arranged(session, arranged_template):
+    return load_arranged(session, arranged_template)
 
 
 def _row(board, name):

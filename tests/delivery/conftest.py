@@ -30,7 +30,7 @@ from portal.db import engine_for
 from tests.conftest import base_config
 from tests.public.conftest import principal_actor, release_student, released, sign_and_release  # noqa: F401
 from tests.test_tasks import redis_socket, run_burst_worker  # noqa: F401
-from tests.transcripts.conftest import database_url, previous_class, signed_template  # noqa: F401
+from tests.transcripts.conftest import database_url, previous_class  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHOOL_CODE = "37101234"  # the demo school's matruong (portal/seed.py)

@@ -64,7 +64,7 @@ RESULTS = ROOT / "test-artifacts" / "delivery-faults.json"
 # --- The sending school, built once: N transcripts prepared, signed and released through the service -------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # not "module": other tests may run between the scenarios on a worker
 def sender(signed_template, receivers, tmp_path_factory):
     """The sending school with TRANSCRIPTS released transcripts of last year's 6A1 (2 submissions each)."""
     instance = tmp_path_factory.mktemp("fault-sender") / "instance"
@@ -377,12 +377,15 @@ def test_redis_restarted_empty_mid_batch(sender, harness):
         assert time.monotonic() < start + DEADLINE_S
         time.sleep(0.1)
     before = harness.sent()
-    jobs_before = set(harness.redis.keys("rq:job:*"))
+    assert harness.redis.keys("rq:job:*"), "the batch's jobs are in Redis before the restart"
+    run_id = harness.redis.info("server")["run_id"]
+    harness.redis.set("fault-test:marker", "1")  # a key no worker writes
     harness.restart_redis_empty()
     restarted = time.monotonic()
-    # The living workers reconnect and write again at once (registration, heartbeats, the reconciler's jobs):
-    # what shows the dataset was emptied is that none of the jobs known before the restart survived it.
-    assert jobs_before and not any(harness.redis.exists(key) for key in jobs_before)
+    # The living workers reconnect and write again at once (registration, heartbeats, and the reconciler
+    # re-enqueues the same job ids): what shows a new, empty server is its run id and the marker's absence.
+    assert harness.redis.info("server")["run_id"] != run_id
+    assert not harness.redis.exists("fault-test:marker")
     converged = harness.wait_all_sent(restarted + DEADLINE_S)
     figures = check_end_state(harness)
     figures.update(transcripts=TRANSCRIPTS, sent_before_the_restart=before,

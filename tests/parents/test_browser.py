@@ -21,7 +21,7 @@ from tests.browser.conftest import (  # noqa: F401 - fixtures
 )
 from tests.parents.conftest import children_of
 from tests.public.conftest import principal_actor, release_student, released  # noqa: F401
-from tests.transcripts.conftest import database_url, previous_class, signed_template  # noqa: F401
+from tests.transcripts.conftest import database_url, previous_class  # noqa: F401
 
 pytestmark = pytest.mark.browser
 

@@ -13,7 +13,7 @@ from portal.transcripts import service
 from tests.parents.conftest import children_of, issue
 from tests.periods.helpers import html, sign_in, text
 from tests.public.conftest import principal_actor, release_student, released, sign_and_release  # noqa: F401
-from tests.transcripts.conftest import database_url, previous_class, signed_template  # noqa: F401
+from tests.transcripts.conftest import database_url, previous_class  # noqa: F401
 
 
 def claim_as_parent(app, student_id: int):

@@ -9,7 +9,7 @@ from portal.authz import Actor
 from portal.gradebook.service import class_roster
 from portal.models import Transcript, User
 from portal.transcripts import service
-from tests.transcripts.conftest import database_url, previous_class, signed_template  # noqa: F401
+from tests.transcripts.conftest import database_url, previous_class  # noqa: F401
 
 
 def principal_actor(session) -> Actor:

@@ -14,52 +14,12 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from portal import create_app
-from portal.db import engine_for, new_session
 from portal.models import SchoolClass, SchoolYear
-from portal.pki import service as pki_service
 from portal.pki import tokens
-from tests.conftest import PG_URL, _pg_admin_engine, _pg_database_url, _worker, base_config
+from tests.conftest import PG_URL, _pg_admin_engine, _pg_database_url, _worker
 
 pytestmark = pytest.mark.skipif(not os.path.exists(tokens.SOFTHSM_MODULE), reason="softhsm2 is not installed")
 PKI_DIRS = ("softhsm", "secrets", "pki")
-
-
-@pytest.fixture(scope="session")
-def signed_template(template_database, tmp_path_factory):
-    """The demo template + signers on a token + the previous year's 6A1 filled: {url, instance, name}."""
-    from portal.transcripts import demo
-
-    instance = tmp_path_factory.mktemp("transcripts-template")
-    if PG_URL:
-        name = f"portal_trtpl_{_worker()}"
-        admin = _pg_admin_engine()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database["name"]}"'))
-        url = _pg_database_url(name)
-    else:
-        name = None
-        shutil.copyfile(template_database["instance"] / "portal.db", instance / "portal.db")
-        url = "sqlite:///" + str(instance / "portal.db")
-    app = create_app(base_config(instance, url))
-    with app.app_context(), new_session(write=True, app=app) as session:
-        pki_service.provision(session, str(instance))
-        previous = session.exec(select(SchoolYear).where(SchoolYear.is_current.is_(False))).one()
-        klass = session.exec(select(SchoolClass).where(SchoolClass.school_year_id == previous.id,
-                                                       SchoolClass.name == "6A1")).one()
-        demo.fill_class_year(session, klass)
-        session.commit()
-    engine = engine_for(app)
-    if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    yield {"url": url, "instance": instance, "name": name}
-    if PG_URL:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def copy_signed_instance(template: dict, instance, *, pg_name: str) -> str:

@@ -35,7 +35,6 @@ from tests.public.conftest import (  # noqa: F401 - fixtures
     release_student,
     released,
     sign_and_release,
-    signed_template,
 )
 from tests.transcripts.conftest import copy_signed_instance
 

@@ -1,0 +1,88 @@
+"""Session-wide template databases that cost seconds to build, defined here once for the whole suite.
+
+A fixture is one fixture per place it is defined: a session fixture imported into several test modules is
+built once per importing module. So the expensive templates live in this plugin (loaded by tests/conftest.py)
+and nowhere else; test modules ask for them by name and never import them.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import select
+
+from portal import create_app
+from portal.db import engine_for, new_session
+from portal.models import SchoolClass, SchoolYear
+from portal.pki import service as pki_service
+from tests.conftest import PG_URL, _pg_admin_engine, _pg_database_url, _worker, base_config
+
+
+@pytest.fixture(scope="session")
+def signed_template(template_database, tmp_path_factory):
+    """The demo template + signers on a SoftHSM2 token + the previous year's 6A1 filled: {url, instance, name}.
+
+    Provisioning (20 RSA keys) and filling a year cost seconds; tests copy it with its token folder
+    (tests/transcripts/conftest.copy_signed_instance)."""
+    from portal.transcripts import demo
+
+    instance = tmp_path_factory.mktemp("transcripts-template")
+    if PG_URL:
+        name = f"portal_trtpl_{_worker()}"
+        admin = _pg_admin_engine()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database["name"]}"'))
+        url = _pg_database_url(name)
+    else:
+        name = None
+        shutil.copyfile(template_database["instance"] / "portal.db", instance / "portal.db")
+        url = "sqlite:///" + str(instance / "portal.db")
+    app = create_app(base_config(instance, url))
+    with app.app_context(), new_session(write=True, app=app) as session:
+        pki_service.provision(session, str(instance))
+        previous = session.exec(select(SchoolYear).where(SchoolYear.is_current.is_(False))).one()
+        klass = session.exec(select(SchoolClass).where(SchoolClass.school_year_id == previous.id,
+                                                       SchoolClass.name == "6A1")).one()
+        demo.fill_class_year(session, klass)
+        session.commit()
+    engine = engine_for(app)
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    yield {"url": url, "instance": instance, "name": name}
+    if PG_URL:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def arranged_template(signed_template, tmp_path_factory):
+    """tests/dashboard/helpers.arrange_transcripts done once on a copy of the signed template (about 40
+    signatures); tests copy it with tests/dashboard/helpers.database_url: {url, instance, name, ids}."""
+    from tests.dashboard import helpers
+    from tests.transcripts.conftest import copy_signed_instance
+
+    instance = tmp_path_factory.mktemp("dashboard-arranged") / "instance"
+    name = f"portal_dashtpl_{_worker()}"
+    url = copy_signed_instance(signed_template, instance, pg_name=name)
+    app = create_app({**base_config(instance, url), "SEND_ENDPOINTS": helpers.ENDPOINTS})
+    with new_session(write=False, app=app) as session:
+        done = helpers.arrange_transcripts(app, session)
+        ids = {"klass": done.klass.id, "students": [st.id for st in done.students], "transcripts": done.transcripts,
+               "partly": done.partly}
+    engine = engine_for(app)
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    yield {"url": url, "instance": instance, "name": name if PG_URL else None, "ids": ids}
+    if PG_URL:
+        admin = _pg_admin_engine()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
