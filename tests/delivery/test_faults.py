@@ -9,7 +9,7 @@ A batch of N released transcripts × 2 endpoints is sent three times, each time 
     no duplicate. Figures (time to converge, retries, resends answered from an earlier receipt) are written
     to test-artifacts/delivery-faults.json; docs/reliability.md records them and how to reproduce.
 
-Bounded: the batch is built once per module; every wait has a deadline (DEADLINE_S per scenario).
+Bounded: the batch is built once per session; every wait has a deadline (DEADLINE_S per scenario).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ pytestmark = [
 TRANSCRIPTS = int(os.environ.get("DELIVERY_FAULT_TRANSCRIPTS", "30"))
 KILLS = int(os.environ.get("DELIVERY_FAULT_KILLS", "50"))
 SEED = int(os.environ.get("DELIVERY_FAULT_SEED", "20260820"))
-DEADLINE_S = 240.0
+DEADLINE_S = 420.0  # a bound, not a target: the kill loop took 108–225 s here, by machine load
 TIMEOUT_S = 4  # each endpoint's HTTP timeout; a claim's lease is that + SEND_LEASE_MARGIN_SECONDS
 FAST = {"SEND_BACKOFF_BASE_SECONDS": 0.5, "SEND_BACKOFF_MAX_SECONDS": 2, "SEND_LEASE_MARGIN_SECONDS": 2,
         "SEND_RECONCILE_SECONDS": 1}
