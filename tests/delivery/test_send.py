@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from datetime import timedelta
 
 import httpx
@@ -169,6 +170,30 @@ def test_a_claim_expires_with_its_lease_and_the_reconciler_requeues_it(app, rele
         result = delivery.enqueue_due(app, now=later, submission_ids=[row.id])
     assert (result.expired_leases, result.queued) == (1, 1)
     assert RQJob.fetch(delivery.rq_job_id(row.id, 1), connection=tasks.get_queue(app).connection)
+
+
+def test_concurrent_claims_of_one_row_have_exactly_one_winner(app, released):
+    # Workers racing for the same row (a job and its requeued twin, two reconcilers) in separate transactions:
+    # the conditional UPDATE lets one through, on SQLite (BEGIN IMMEDIATE) and on PostgreSQL (row lock, re-check).
+    [row] = [r for r in rows(app) if r.endpoint == "bo"]
+    now = utcnow()
+    start = threading.Barrier(8)
+    won: list = []
+
+    def race():
+        start.wait()
+        claimed = delivery.claim(app, row.id, now)
+        if claimed is not None:
+            won.append(claimed)
+
+    threads = [threading.Thread(target=race) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(won) == 1 and won[0].attempts == 1
+    [after] = [r for r in rows(app) if r.id == row.id]
+    assert (after.status, after.attempts) == ("sending", 1)
 
 
 def test_the_reconciler_refills_a_redis_that_lost_everything(app, released, peers, worker_env):
