@@ -32,7 +32,7 @@ def app_config(app_config):
 
 
 @SIZES
-def test_refused_and_failing_submissions_fit_the_screen(app, released, live_server, page_at, size):
+def test_refused_and_failing_submissions_fit_the_screen(app, released, live_server, page_at, size):  # noqa: F811
     with write_session(app) as s:
         rows = {r.endpoint: r.id for r in s.exec(select(Submission))}
         s.execute(update(Submission).where(Submission.id == rows["bo"]).values(
