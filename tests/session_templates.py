@@ -86,3 +86,19 @@ def arranged_template(signed_template, tmp_path_factory):
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sent_package(signed_template, tmp_path_factory):
+    """A transfer package exported by a sending instance (tests/transfer/conftest.build_sent_package)."""
+    from tests.transfer.conftest import build_sent_package
+
+    return build_sent_package(signed_template, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def receiver_template(tmp_path_factory):
+    """The receiving school's template instance (tests/transfer/conftest.build_receiver_template)."""
+    from tests.transfer.conftest import build_receiver_template
+
+    return build_receiver_template(tmp_path_factory)

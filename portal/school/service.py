@@ -11,6 +11,7 @@ from portal.models import (
     Enrollment,
     Grade,
     Guardian,
+    School,
     SchoolClass,
     SchoolYear,
     Student,
@@ -75,6 +76,16 @@ def student_history(session: Session, student_id: int):
         .where(Enrollment.student_id == student_id)
         .order_by(SchoolYear.start_date)
     ).all()
+
+
+def learning_history(session: Session, student_id: int, transferred: list[dict]) -> list[dict]:
+    """The years the student studied, oldest first: at other schools (from the transcripts they brought, each
+    year and class once) and here (enrollments): {year, class_name, school}."""
+    here = session.exec(select(School.name)).first() or ""
+    rows = {(d["year"], d["class_name"], d["school"]): None for d in transferred}
+    rows.update({(year.name, klass.name, here): None for year, klass in student_history(session, student_id)})
+    return [{"year": year, "class_name": class_name, "school": school}
+            for year, class_name, school in sorted(rows, key=lambda row: row[0])]
 
 
 def student_guardians(session: Session, student_id: int):

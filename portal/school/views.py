@@ -56,10 +56,12 @@ def student_detail(student_id: int):
         raise NotFound("Không tìm thấy học sinh.")
     from portal.parents.views import CODE_ISSUERS
 
-    return render("school/student_detail.html", student=student, history=service.student_history(db, student_id),
+    transferred = service.transferred_documents(db, student_id)
+    return render("school/student_detail.html", student=student,
+                  history=service.learning_history(db, student_id, transferred),
                   guardians=service.student_guardians(db, student_id), gaps=profile_gaps(student),
                   issues_codes=allowed(current_actor(), CODE_ISSUERS, {"student_id": student_id}),
-                  transferred=service.transferred_documents(db, student_id))
+                  transferred=transferred)
 
 
 @bp.get("/hoc-sinh/<int:student_id>/anh")

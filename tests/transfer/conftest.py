@@ -3,9 +3,11 @@
 The sending school is the usual fixture app (the demo school with the signed template of tests/transcripts:
 signers on a SoftHSM2 token, last year's 6A1 filled). `sent_package` builds, once per test session, a package
 from a separate copy of that template (one version released, revoked and reissued, so the package carries a
-revoked version too). The receiving school (`receiver`) is a fresh database of its own (migrated, one school,
-the current year with a class, an office account and a principal, a CA of its own) in another instance
-folder; with ``trust=True`` the sending instance's ``pki/ca.pem`` is copied into its ``pki/trust/``.
+revoked version too). The receiving school (`make_receiver`) is a fresh database of its own (migrated, one
+school, the current year with a class, an office account and a principal, a CA of its own) in another
+instance folder; with ``trust=True`` the sending instance's ``pki/ca.pem`` is copied into its ``pki/trust/``.
+The session fixtures `sent_package` and `receiver_template` are defined once, in tests/session_templates.py,
+and built by the functions here.
 """
 
 from __future__ import annotations
@@ -43,8 +45,7 @@ RECEIVER_CODE = "01209876"
 RECEIVER_CLASS = "7A3"
 
 
-@pytest.fixture(scope="session")
-def sent_package(signed_template, tmp_path_factory):  # noqa: F811
+def build_sent_package(signed_template, tmp_path_factory) -> dict:
     """A package exported by a sending instance: its bytes, the instance's CA and what went into it.
 
     The first student of last year's 6A1: version 1 released, then revoked, version 2 released."""
@@ -87,8 +88,7 @@ def sent_package(signed_template, tmp_path_factory):  # noqa: F811
     return result
 
 
-@pytest.fixture(scope="session")
-def receiver_template(tmp_path_factory):
+def build_receiver_template(tmp_path_factory):
     """A migrated database with one small school of its own (SQLite, whatever the suite runs on) and the
     certificate of its own CA (instance/pki/ca.pem, as `flask setup` makes one)."""
     from portal import migrate

@@ -18,7 +18,7 @@ from datetime import date
 
 from sqlmodel import select
 
-from portal.models import AuditEvent, Enrollment, Student, TransferredDocument
+from portal.models import AuditEvent, Enrollment, School, Student, TransferredDocument
 from portal.periods.read import today_local
 from portal.transcripts import data, xmlfile
 from portal.transfer import rules, service
@@ -159,6 +159,12 @@ def test_package_from_one_instance_imports_into_another_with_a_clean_report(app,
 
     profile = client.get(f"/hoc-sinh/{taken.id}").get_data(as_text=True)
     assert "Học bạ chuyển đến" in profile and stored.pdf_sha256 in profile and "6A1" in profile
+    # The profile's learning history: the year at the first school (once, whatever its versions), then here.
+    cells = [re.sub(r"<[^>]+>", "", row).strip() for row in re.findall(r"<td[^>]*>(.*?)</td>", profile.split(
+        "Quá trình học tập", 1)[1].split("</table>", 1)[0])]
+    first_school_name = session.exec(select(School.name)).one()
+    assert cells == [released_year(session, released), "6A1", first_school_name,
+                     other.year().name, RECEIVER_CLASS, RECEIVER_SCHOOL]
     download = client.get(f"/chuyen-truong/tai-lieu/{stored.id}/pdf")
     assert download.status_code == 200 and download.data == released.pdf
     assert client.get(f"/chuyen-truong/tai-lieu/{stored.id}/xml").data == released.xml
