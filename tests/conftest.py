@@ -58,6 +58,32 @@ def _pg_admin_engine():
     return create_engine(url, isolation_level="AUTOCOMMIT")
 
 
+def pg_create(name: str, *, template: str | None = None) -> str:
+    """(Re)create a PostgreSQL database, empty or as a copy of `template`; return its URL."""
+    admin = _pg_admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+    admin.dispose()
+    return _pg_database_url(name)
+
+
+def pg_drop(name: str) -> None:
+    admin = _pg_admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def settle(app) -> None:
+    """Fold SQLite's WAL into the database file (so that a file copy is whole) and close the app's connections."""
+    engine = engine_for(app)
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+
+
 def _sqlalchemy_pg(url: str) -> str:
     return url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
 
@@ -76,41 +102,28 @@ def template_database(tmp_path_factory):
     from portal import migrate, seed
 
     instance = tmp_path_factory.mktemp("template-instance")
-    if PG_URL:
-        name = f"portal_tpl_{_worker()}"
-        admin = _pg_admin_engine()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = _pg_database_url(name)
-    else:
-        url = "sqlite:///" + str(instance / "portal.db")
+    name = f"portal_tpl_{_worker()}"
+    url = pg_create(name) if PG_URL else "sqlite:///" + str(instance / "portal.db")
     app = create_app(base_config(instance, url))
     migrate.upgrade(app)
     seed.seed_demo_if_empty(app, today=TODAY)
-    engine = engine_for(app)
-    if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
+    settle(app)
     yield {"url": url, "instance": instance, "name": name if PG_URL else None}
-    if PG_URL:
+    if PG_URL:  # this worker's databases (the last test's copies, templates): leave the shared server clean
+        admin = _pg_admin_engine()
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            names = conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE :pattern"),
+                                 {"pattern": f"portal\\_%\\_{_worker()}"}).scalars().all()
         admin.dispose()
+        for leftover in {*names, name}:
+            pg_drop(leftover)
 
 
 @pytest.fixture
 def database_url(template_database, tmp_path):
     """A fresh copy of the seeded template for this test."""
     if PG_URL:
-        name = f"portal_t_{_worker()}"
-        admin = _pg_admin_engine()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database["name"]}"'))
-        admin.dispose()
-        return _pg_database_url(name)
+        return pg_create(f"portal_t_{_worker()}", template=template_database["name"])
     target = tmp_path / "instance" / "portal.db"
     target.parent.mkdir(exist_ok=True)
     shutil.copyfile(template_database["instance"] / "portal.db", target)

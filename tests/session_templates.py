@@ -10,14 +10,13 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from sqlalchemy import text
 from sqlmodel import select
 
 from portal import create_app
-from portal.db import engine_for, new_session
+from portal.db import new_session
 from portal.models import SchoolClass, SchoolYear
 from portal.pki import service as pki_service
-from tests.conftest import PG_URL, _pg_admin_engine, _pg_database_url, _worker, base_config
+from tests.conftest import PG_URL, _worker, base_config, pg_create, pg_drop, settle
 
 
 @pytest.fixture(scope="session")
@@ -29,15 +28,10 @@ def signed_template(template_database, tmp_path_factory):
     from portal.transcripts import demo
 
     instance = tmp_path_factory.mktemp("transcripts-template")
+    name = f"portal_trtpl_{_worker()}"
     if PG_URL:
-        name = f"portal_trtpl_{_worker()}"
-        admin = _pg_admin_engine()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database["name"]}"'))
-        url = _pg_database_url(name)
+        url = pg_create(name, template=template_database["name"])
     else:
-        name = None
         shutil.copyfile(template_database["instance"] / "portal.db", instance / "portal.db")
         url = "sqlite:///" + str(instance / "portal.db")
     app = create_app(base_config(instance, url))
@@ -48,16 +42,10 @@ def signed_template(template_database, tmp_path_factory):
                                                        SchoolClass.name == "6A1")).one()
         demo.fill_class_year(session, klass)
         session.commit()
-    engine = engine_for(app)
-    if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    yield {"url": url, "instance": instance, "name": name}
+    settle(app)
+    yield {"url": url, "instance": instance, "name": name if PG_URL else None}
     if PG_URL:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        pg_drop(name)
 
 
 @pytest.fixture(scope="session")
@@ -75,17 +63,10 @@ def arranged_template(signed_template, tmp_path_factory):
         done = helpers.arrange_transcripts(app, session)
         ids = {"klass": done.klass.id, "students": [st.id for st in done.students], "transcripts": done.transcripts,
                "partly": done.partly}
-    engine = engine_for(app)
-    if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
+    settle(app)
     yield {"url": url, "instance": instance, "name": name if PG_URL else None, "ids": ids}
     if PG_URL:
-        admin = _pg_admin_engine()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        pg_drop(name)
 
 
 @pytest.fixture(scope="session")

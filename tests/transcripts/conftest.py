@@ -11,12 +11,11 @@ import os
 import shutil
 
 import pytest
-from sqlalchemy import text
 from sqlmodel import select
 
 from portal.models import SchoolClass, SchoolYear
 from portal.pki import tokens
-from tests.conftest import PG_URL, _pg_admin_engine, _pg_database_url, _worker
+from tests.conftest import PG_URL, _worker, pg_create
 
 pytestmark = pytest.mark.skipif(not os.path.exists(tokens.SOFTHSM_MODULE), reason="softhsm2 is not installed")
 PKI_DIRS = ("softhsm", "secrets", "pki")
@@ -32,12 +31,7 @@ def copy_signed_instance(template: dict, instance, *, pg_name: str) -> str:
     conf.write_text(conf.read_text(encoding="utf-8").replace(str(template["instance"]), str(instance)),
                     encoding="utf-8")
     if PG_URL:
-        admin = _pg_admin_engine()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{pg_name}" TEMPLATE "{template["name"]}"'))
-        admin.dispose()
-        return _pg_database_url(pg_name)
+        return pg_create(pg_name, template=template["name"])
     shutil.copyfile(template["instance"] / "portal.db", instance / "portal.db")
     return "sqlite:///" + str(instance / "portal.db")
 

@@ -29,6 +29,7 @@ from tests.conftest import (
     SessionAwareClient,
     _worker,
     base_config,
+    settle,
 )
 from tests.public.conftest import (  # noqa: F401 - fixtures
     database_url,
@@ -118,10 +119,7 @@ def build_receiver_template(tmp_path_factory):
             session.flush()
             session.add(UserRole(user_id=user.id, role=role))
         session.commit()
-    engine = engine_for(app)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
+    settle(app)
     (instance / "ca.pem").write_bytes(own_ca_pem())
     return instance
 
