@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.transcripts.conftest import retarget_token
+
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = [
@@ -109,10 +111,7 @@ def set_up_instance(tmp_path_factory) -> Path:
 def serve_env(set_up_instance, tmp_path):
     instance = tmp_path / "i"
     shutil.copytree(set_up_instance, instance, symlinks=True)
-    conf = instance / "softhsm" / "softhsm2.conf"  # the token directory is named by its absolute path
-    if conf.exists():
-        conf.write_text(conf.read_text(encoding="utf-8").replace(str(set_up_instance), str(instance)),
-                        encoding="utf-8")
+    retarget_token(set_up_instance, instance)
     return _environment(instance, free_port())
 
 

@@ -1,8 +1,6 @@
-"""Fixtures for transcripts: a template database with the signers provisioned on a SoftHSM2 token and the
-previous school year's class 6A1 filled with a complete year, copied for each test with its token folder.
-
-Provisioning (20 RSA keys on the token) and filling a year cost a few seconds, so they happen once per
-test session (per xdist worker); each test gets a fresh copy of the database and of the token directory.
+"""Fixtures for transcripts: each test gets a fresh copy of the signed template (tests/session_templates.py:
+the signers provisioned on a SoftHSM2 token, the previous school year's class 6A1 filled with a complete
+year, built once per xdist worker) with its own copy of the token directory.
 """
 
 from __future__ import annotations
@@ -21,15 +19,20 @@ pytestmark = pytest.mark.skipif(not os.path.exists(tokens.SOFTHSM_MODULE), reaso
 PKI_DIRS = ("softhsm", "secrets", "pki")
 
 
+def retarget_token(source, instance) -> None:
+    """Point a copied instance's SoftHSM2 configuration at its own token directory (named by absolute path)."""
+    conf = instance / "softhsm" / "softhsm2.conf"
+    if conf.exists():
+        conf.write_text(conf.read_text(encoding="utf-8").replace(str(source), str(instance)), encoding="utf-8")
+
+
 def copy_signed_instance(template: dict, instance, *, pg_name: str) -> str:
     """Copy the signed template's token folder, PIN secrets, CA and database into `instance` (the database
     under `pg_name` on PostgreSQL); return the copy's database URL."""
     instance.mkdir(parents=True, exist_ok=True)
     for folder in PKI_DIRS:
         shutil.copytree(template["instance"] / folder, instance / folder, symlinks=True)
-    conf = instance / "softhsm" / "softhsm2.conf"
-    conf.write_text(conf.read_text(encoding="utf-8").replace(str(template["instance"]), str(instance)),
-                    encoding="utf-8")
+    retarget_token(template["instance"], instance)
     if PG_URL:
         return pg_create(pg_name, template=template["name"])
     shutil.copyfile(template["instance"] / "portal.db", instance / "portal.db")
